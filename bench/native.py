@@ -1,0 +1,72 @@
+"""Native speed: median and p90 ms per classify() on CPython with onnxruntime, per model.
+
+Run with ``python3 build.py bench``; writes bench/native.json and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTOS = ["chelsea.png", "coffee.png", "grace_hopper.jpg", "china.jpg"]
+MODELS = ["lite0_fp32", "lite0_int8", "lite2_fp32", "lite2_int8"]
+RUNS = 50
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def measure(model: str) -> list[dict]:
+    from image_classifier import Image, ImageClassifier
+
+    images = [Image.create_from_file(ROOT / "tests" / "images" / p) for p in PHOTOS]
+    path = ROOT / "models" / f"efficientnet_{model}.onnx"
+    rows = []
+    with ImageClassifier.create_from_model_path(str(path)) as classifier:
+        for image in images:  # warm-up
+            classifier.classify(image)
+        totals, stages = [], {"preprocess": [], "inference": [], "postprocess": []}
+        for run in range(RUNS):
+            image = images[run % len(images)]
+            started = time.perf_counter()
+            classifier.classify(image)
+            totals.append((time.perf_counter() - started) * 1e3)
+            for stage, ms in classifier.last_timings_ms.items():
+                stages[stage].append(ms)
+    precision = model.split("_")[1]
+    for metric, values in [("classify", totals), *stages.items()]:
+        rows.append({
+            "engine": "native", "model": model.split("_")[0], "precision": precision,
+            "backend": "onnxruntime-cpu", "threads": "default", "metric": metric,
+            "median_ms": round(statistics.median(values), 3),
+            "p90_ms": round(percentile(values, 0.9), 3), "n": len(values),
+        })
+    return rows
+
+
+def main() -> None:
+    rows = [row for model in MODELS for row in measure(model)]
+    out = ROOT / "bench" / "native.json"
+    out.write_text(json.dumps({"machine": platform.platform(), "python": sys.version.split()[0],
+                               "rows": rows}, indent=1))
+    print("| model | precision | classify median ms | p90 | preprocess | inference | postprocess |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    by_key = {(r["model"], r["precision"], r["metric"]): r for r in rows}
+    for model in MODELS:
+        name, precision = model.split("_")
+        get = lambda metric: by_key[(name, precision, metric)]["median_ms"]  # noqa: E731
+        print(f"| {name} | {precision} | {get('classify'):.2f} | "
+              f"{by_key[(name, precision, 'classify')]['p90_ms']:.2f} | {get('preprocess'):.2f} | "
+              f"{get('inference'):.2f} | {get('postprocess'):.2f} |")
+    print(f"\nwritten: {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Inference engines behind one interface shaped like tflite-runtime's ``Interpreter``.
+
+The classifier never knows which engine runs the model: it asks ``load`` for an interpreter
+for the model bytes and drives it through ``Interpreter``. CPython registers onnxruntime;
+the browser adapter (``engines.browser``, imported only in Pyodide) registers its own
+factories over the same formats, so one classifier serves both.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .base import Interpreter, TensorDetails
+
+EngineFactory = Callable[[bytes, str], Interpreter]
+"""Builds an interpreter from model bytes and a delegate name ('CPU' or 'GPU')."""
+
+_factories: dict[str, EngineFactory] = {}
+
+
+def register(model_format: str, factory: EngineFactory) -> None:
+    """Makes ``factory`` the engine for ``model_format`` ('onnx', 'tflite')."""
+    _factories[model_format] = factory
+
+
+def _onnxruntime(model: bytes, delegate: str) -> Interpreter:
+    from .onnxruntime import OnnxRuntimeInterpreter
+
+    return OnnxRuntimeInterpreter(model, delegate)
+
+
+register("onnx", _onnxruntime)
+
+
+def load(model: bytes, model_format: str, delegate: str) -> Interpreter:
+    """An interpreter for ``model``; NotImplementedError when no engine runs this format."""
+    factory = _factories.get(model_format)
+    if factory is None:
+        raise NotImplementedError(
+            f"No inference engine for {model_format} models. "
+            f"Supported: {', '.join(sorted(_factories))}."
+        )
+    return factory(model, delegate)
+
+
+__all__ = ["Interpreter", "TensorDetails", "EngineFactory", "register", "load"]

@@ -1,0 +1,235 @@
+"""From an image to the model's input tensor, bit for bit as MediaPipe does it.
+
+MediaPipe (``ImageToTensorCalculator`` with its OpenCV converter) turns the region of interest
+and rotation into a rotated rectangle, maps its corners onto the output with
+``cv::getPerspectiveTransform`` and resamples the 8-bit image with ``cv::warpPerspective``
+(INTER_LINEAR, BORDER_REPLICATE) in OpenCV 4's fixed-point arithmetic: source coordinates
+rounded to 1/32 pixel, integer bilinear weights. An ordinary (antialiased or float) resize
+moves scores by up to 0.18, so every step is reproduced here in the same precision and the
+same order of operations, in numpy only (OpenCV is not available in the browser).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .metadata import Normalization
+
+_F32 = np.float32
+_INTER_BITS = 5
+_INTER_TAB_SIZE = 1 << _INTER_BITS
+_BLOCK_WIDTH = 64  # warpPerspective works in 64-pixel-wide blocks, which rounding can see
+_LU_EPSILON = np.finfo(np.float64).eps * 100
+
+
+def check_processing_options(processing) -> None:
+    """MediaPipe's checks of ImageProcessingOptions, with its messages (ValueError)."""
+    if processing is None:
+        return
+    if processing.rotation_degrees % 90 != 0:
+        raise ValueError("Expected rotation to be a multiple of 90°.")
+    roi = processing.region_of_interest
+    if roi is not None:
+        if roi.left >= roi.right or roi.top >= roi.bottom:
+            raise ValueError("Expected RectF with left < right and top < bottom.")
+        if roi.left < 0 or roi.top < 0 or roi.right > 1 or roi.bottom > 1:
+            raise ValueError("Expected RectF values to be in [0,1].")
+
+
+def _normalized_rect(processing, width: int, height: int) -> tuple[float, ...]:
+    """base_vision_task_api.convert_to_normalized_rect: a NormalizedRect with float32 fields."""
+    x_center, y_center, rect_width, rect_height, rotation = 0.5, 0.5, 1.0, 1.0, 0.0
+    if processing is not None:
+        check_processing_options(processing)
+        rotation = -processing.rotation_degrees * math.pi / 180.0
+        roi = processing.region_of_interest
+        if roi is not None:
+            x_center = (roi.left + roi.right) / 2.0
+            y_center = (roi.top + roi.bottom) / 2.0
+            rect_width = float(_F32(roi.right - roi.left))
+            rect_height = float(_F32(roi.bottom - roi.top))
+        if processing.rotation_degrees % 180 != 0:
+            rect_width, rect_height = (
+                rect_height * height / width,
+                rect_width * width / height,
+            )
+    return tuple(_F32(v) for v in (x_center, y_center, rect_width, rect_height, rotation))
+
+
+def _box_points(cx, cy, box_width, box_height, angle_degrees) -> list[tuple]:
+    """cv::RotatedRect::points in float32."""
+    angle = float(angle_degrees) * math.pi / 180.0
+    b = _F32(_F32(math.cos(angle)) * _F32(0.5))
+    a = _F32(_F32(math.sin(angle)) * _F32(0.5))
+    p0 = (cx - a * box_height - b * box_width, cy + b * box_height - a * box_width)
+    p1 = (cx + a * box_height - b * box_width, cy - b * box_height - a * box_width)
+    return [p0, p1, (2 * cx - p0[0], 2 * cy - p0[1]), (2 * cx - p1[0], 2 * cy - p1[1])]
+
+
+def _lu_solve(a: list[list[float]], b: list[float]) -> list[float]:
+    """OpenCV's hal::LU (Gaussian elimination, partial pivoting), same operation order."""
+    m = len(a)
+    for i in range(m):
+        k = max(range(i, m), key=lambda j: (abs(a[j][i]), -j))
+        if abs(a[k][i]) < _LU_EPSILON:
+            raise ValueError("The region of interest is degenerate.")
+        if k != i:
+            a[i], a[k] = a[k], a[i]
+            b[i], b[k] = b[k], b[i]
+        d = -1.0 / a[i][i]
+        for j in range(i + 1, m):
+            alpha = a[j][i] * d
+            for col in range(i + 1, m):
+                a[j][col] += alpha * a[i][col]
+            b[j] += alpha * b[i]
+    for i in range(m - 1, -1, -1):
+        s = b[i]
+        for col in range(i + 1, m):
+            s -= a[i][col] * b[col]
+        b[i] = s / a[i][i]
+    return b
+
+
+def _perspective_transform(src: list[tuple], dst: list[tuple]) -> list[float]:
+    """cv::getPerspectiveTransform: products in float32, the 8x8 system in float64."""
+    a = [[0.0] * 8 for _ in range(8)]
+    b = [0.0] * 8
+    for i, ((sx, sy), (dx, dy)) in enumerate(zip(src, dst)):
+        a[i][0] = a[i + 4][3] = float(sx)
+        a[i][1] = a[i + 4][4] = float(sy)
+        a[i][2] = a[i + 4][5] = 1.0
+        a[i][6] = float(-sx * dx)
+        a[i][7] = float(-sy * dx)
+        a[i + 4][6] = float(-sx * dy)
+        a[i + 4][7] = float(-sy * dy)
+        b[i], b[i + 4] = float(dx), float(dy)
+    return _lu_solve(a, b) + [1.0]
+
+
+def _invert3(m: list[float]) -> list[float]:
+    """cv::invert of a 3x3 double matrix (DECOMP_LU takes the closed form for n <= 3)."""
+    m00, m01, m02, m10, m11, m12, m20, m21, m22 = m
+    det = m00 * (m11 * m22 - m12 * m21) - m01 * (m10 * m22 - m12 * m20) + m02 * (
+        m10 * m21 - m11 * m20
+    )
+    if det == 0:
+        raise ValueError("The region of interest is degenerate.")
+    d = 1.0 / det
+    return [
+        (m11 * m22 - m12 * m21) * d, (m02 * m21 - m01 * m22) * d, (m01 * m12 - m02 * m11) * d,
+        (m12 * m20 - m10 * m22) * d, (m00 * m22 - m02 * m20) * d, (m02 * m10 - m00 * m12) * d,
+        (m10 * m21 - m11 * m20) * d, (m01 * m20 - m00 * m21) * d, (m00 * m11 - m01 * m10) * d,
+    ]
+
+
+def transform(processing, width: int, height: int, out_width: int, out_height: int) -> np.ndarray:
+    """The 3x3 map from output pixels to source pixels that MediaPipe's warp uses."""
+    x_center, y_center, rect_width, rect_height, rotation = _normalized_rect(
+        processing, width, height
+    )
+    # ImageToTensorCalculator's GetRoi, then the OpenCV converter's RotatedRect (degrees).
+    angle = _F32(float(rotation * _F32(180.0)) / math.pi)
+    src = _box_points(
+        x_center * _F32(width), y_center * _F32(height),
+        rect_width * _F32(width), rect_height * _F32(height), angle,
+    )
+    w, h = _F32(out_width), _F32(out_height)
+    dst = [(_F32(0), h), (_F32(0), _F32(0)), (w, _F32(0)), (w, h)]
+    return np.array(_invert3(_perspective_transform(src, dst))).reshape(3, 3)
+
+
+def _source_coordinates(matrix: np.ndarray, out_width: int, out_height: int):
+    """warpPerspective's fixed-point source coordinates (in 1/32 pixel) for every output pixel."""
+    m = matrix.reshape(-1)
+    x = np.arange(out_width, dtype=np.float64)
+    block = np.floor_divide(x, _BLOCK_WIDTH) * _BLOCK_WIDTH
+    offset = x - block
+    y = np.arange(out_height, dtype=np.float64)[:, None]
+    x0 = m[0] * block + m[1] * y + m[2]
+    y0 = m[3] * block + m[4] * y + m[5]
+    w0 = m[6] * block + m[7] * y + m[8]
+    w = w0 + m[6] * offset
+    with np.errstate(divide="ignore"):
+        w = np.where(w != 0, _INTER_TAB_SIZE / w, 0.0)
+    limit = float(np.iinfo(np.int32).max), float(np.iinfo(np.int32).min)
+    fx = np.clip((x0 + m[0] * offset) * w, limit[1], limit[0])
+    fy = np.clip((y0 + m[3] * offset) * w, limit[1], limit[0])
+    return np.rint(fx).astype(np.int64), np.rint(fy).astype(np.int64)
+
+
+def warp(pixels: np.ndarray, matrix: np.ndarray, out_width: int, out_height: int) -> np.ndarray:
+    """cv::warpPerspective(INTER_LINEAR, BORDER_REPLICATE) of an 8-bit image, bit-exact."""
+    height, width = pixels.shape[:2]
+    fixed_x, fixed_y = _source_coordinates(matrix, out_width, out_height)
+    x0 = fixed_x >> _INTER_BITS
+    y0 = fixed_y >> _INTER_BITS
+    ax = (fixed_x & (_INTER_TAB_SIZE - 1)).astype(np.int32)[..., None]
+    ay = (fixed_y & (_INTER_TAB_SIZE - 1)).astype(np.int32)[..., None]
+    # Replicated border: every tap clamped on its own, as remapBilinear does.
+    left = np.clip(x0, 0, width - 1)
+    right = np.clip(x0 + 1, 0, width - 1)
+    top = np.clip(y0, 0, height - 1) * width
+    bottom = np.clip(y0 + 1, 0, height - 1) * width
+    flat = pixels.reshape(height * width, -1)
+
+    def tap(index: np.ndarray) -> np.ndarray:
+        return np.take(flat, index, axis=0).astype(np.int32)
+
+    inverse_ax = _INTER_TAB_SIZE - ax
+    total = (_INTER_TAB_SIZE - ay) * (inverse_ax * tap(top + left) + ax * tap(top + right))
+    total += ay * (inverse_ax * tap(bottom + left) + ax * tap(bottom + right))
+    # INTER_REMAP_COEF_BITS = 15 with weights scaled by 32: the same as rounding >> 10 here.
+    return ((total + (1 << 9)) >> 10).astype(np.uint8)
+
+
+def input_normalization(
+    dtype: type, normalization: Optional[Normalization]
+) -> Optional[tuple[float, float]]:
+    """(scale, offset) taking pixels 0..255 to the model's float range; None for uint8 input.
+
+    Raises:
+      ValueError: A float model without normalization metadata (MediaPipe's rule).
+      NotImplementedError: Per-channel normalization, which MediaPipe does not support either.
+    """
+    if np.dtype(dtype) == np.uint8:
+        return None
+    if normalization is None:
+        raise ValueError(
+            "Input tensor has type kTfLiteFloat32: it requires specifying "
+            "NormalizationOptions metadata to preprocess input images."
+        )
+    if len(set(normalization.mean)) != 1 or len(set(normalization.std)) != 1:
+        raise NotImplementedError(
+            "Per-channel image normalization is not available: mean and std must each "
+            "have one value (or three equal values)."
+        )
+    mean, std = _F32(normalization.mean[0]), _F32(normalization.std[0])
+    # GetValueRangeTransformation from 0..255 to [(0 - mean)/std, (255 - mean)/std].
+    low, high = (_F32(0) - mean) / std, (_F32(255) - mean) / std
+    scale = (high - low) / _F32(255)
+    return float(scale), float(low)
+
+
+def input_tensor(
+    rgb: np.ndarray,
+    input_details: dict,
+    layout: str,
+    normalization: Optional[tuple[float, float]],
+    processing=None,
+) -> np.ndarray:
+    """The batched model input for an RGB uint8 image: warp, then normalize, then lay out."""
+    shape: Sequence[int] = input_details["shape"]
+    out_height, out_width = (shape[1], shape[2]) if layout == "NHWC" else (shape[2], shape[3])
+    matrix = transform(processing, rgb.shape[1], rgb.shape[0], out_width, out_height)
+    warped = warp(rgb, matrix, out_width, out_height)
+    if normalization is None:
+        tensor = warped
+    else:
+        scale, offset = normalization
+        tensor = (warped * np.float64(scale) + offset).astype(np.float32)
+    if layout == "NCHW":
+        tensor = tensor.transpose(2, 0, 1)
+    return np.ascontiguousarray(tensor[None].astype(input_details["dtype"], copy=False))

@@ -1,0 +1,31 @@
+"""Shared fixtures: the repository's models and test photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from image_classifier import Image, ImageClassifier
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+IMAGES = Path(__file__).resolve().parent / "images"
+MODEL_NAMES = ("lite0_fp32", "lite0_int8", "lite2_fp32", "lite2_int8")
+
+
+def model_file(name: str) -> Path:
+    """The ONNX file of a built-in model by short name, e.g. 'lite0_int8'."""
+    return MODELS / f"efficientnet_{name}.onnx"
+
+
+def photo(name: str) -> Image:
+    return Image.create_from_file(IMAGES / name)
+
+
+@pytest.fixture(scope="session")
+def lite0() -> ImageClassifier:
+    """An IMAGE-mode classifier on the default model, shared by read-only tests."""
+    classifier = ImageClassifier.create_from_model_path(str(model_file("lite0_fp32")))
+    yield classifier
+    classifier.close()

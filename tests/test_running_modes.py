@@ -1,0 +1,150 @@
+"""Running modes: which call each mode allows, timestamps, and LIVE_STREAM delivery."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+from conftest import model_file, photo
+
+from image_classifier import (
+    BaseOptions,
+    ImageClassifier,
+    ImageClassifierOptions,
+    RunningMode,
+)
+
+
+def create(mode: RunningMode, callback=None, **options) -> ImageClassifier:
+    return ImageClassifier.create_from_options(
+        ImageClassifierOptions(
+            base_options=BaseOptions(model_asset_path=str(model_file("lite0_int8"))),
+            running_mode=mode,
+            result_callback=callback,
+            **options,
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "mode, call, message",
+    [
+        (RunningMode.IMAGE, "video", "Task is not initialized with the video mode. Current running mode:IMAGE"),
+        (RunningMode.IMAGE, "live", "Task is not initialized with the live stream mode. Current running mode:IMAGE"),
+        (RunningMode.VIDEO, "image", "Task is not initialized with the image mode. Current running mode:VIDEO"),
+        (RunningMode.VIDEO, "live", "Task is not initialized with the live stream mode. Current running mode:VIDEO"),
+        (RunningMode.LIVE_STREAM, "image", "Task is not initialized with the image mode. Current running mode:LIVE_STREAM"),
+        (RunningMode.LIVE_STREAM, "video", "Task is not initialized with the video mode. Current running mode:LIVE_STREAM"),
+    ],
+)
+def test_calling_another_modes_method_is_an_error(mode, call, message):
+    callback = (lambda *_: None) if mode == RunningMode.LIVE_STREAM else None
+    image = photo("coffee.png")
+    with create(mode, callback) as classifier:
+        with pytest.raises(ValueError) as error:
+            if call == "image":
+                classifier.classify(image)
+            elif call == "video":
+                classifier.classify_for_video(image, 0)
+            else:
+                classifier.classify_async(image, 0)
+    assert str(error.value) == message
+
+
+def test_live_stream_needs_a_callback():
+    with pytest.raises(ValueError) as error:
+        create(RunningMode.LIVE_STREAM)
+    assert str(error.value) == (
+        "The vision task is in live stream mode, a user-defined result callback must be provided."
+    )
+
+
+@pytest.mark.parametrize("mode", [RunningMode.IMAGE, RunningMode.VIDEO])
+def test_callback_only_in_live_stream(mode):
+    with pytest.raises(ValueError, match="callback should not be provided"):
+        create(mode, lambda *_: None)
+
+
+def test_video_timestamps_must_strictly_increase():
+    image = photo("coffee.png")
+    with create(RunningMode.VIDEO, max_results=1) as classifier:
+        first = classifier.classify_for_video(image, 33)
+        assert first.timestamp_ms == 33
+        for stale in (33, 10):
+            with pytest.raises(ValueError, match="^Input timestamp must be monotonically increasing.$"):
+                classifier.classify_for_video(image, stale)
+        later = classifier.classify_for_video(image, 66)
+    assert later.timestamp_ms == 66
+    assert later.classifications == first.classifications
+
+
+def test_video_equals_image_mode_on_the_same_frame():
+    image = photo("grace_hopper.jpg")
+    with create(RunningMode.VIDEO) as video, create(RunningMode.IMAGE) as still:
+        assert video.classify_for_video(image, 5).classifications == still.classify(image).classifications
+
+
+def test_live_stream_slow_callback_fast_producer_drops_instead_of_queueing():
+    results: list[tuple[int, str]] = []
+    done = threading.Event()
+    frames = 40
+
+    def slow_callback(result, image, timestamp_ms):
+        assert result.timestamp_ms == timestamp_ms
+        results.append((timestamp_ms, result.classifications[0].categories[0].category_name))
+        time.sleep(0.05)
+        if timestamp_ms == frames - 1:
+            done.set()
+
+    image = photo("coffee.png")
+    with create(RunningMode.LIVE_STREAM, slow_callback, max_results=1) as classifier:
+        started = time.perf_counter()
+        for timestamp in range(frames):
+            classifier.classify_async(image, timestamp)
+        submit_seconds = time.perf_counter() - started
+        assert done.wait(10), "the last frame was never delivered"
+        stats = classifier.live_stream_stats
+    stamps = [t for t, _ in results]
+    assert 0 < len(results) < frames
+    assert stamps == sorted(set(stamps)), "result timestamps must strictly increase"
+    assert stamps[-1] == frames - 1, "the newest frame always wins"
+    assert all(name == "espresso" for _, name in results)
+    assert stats.received == frames
+    assert stats.processed + stats.dropped == frames
+    assert stats.processed == len(results)
+    # classify_async never waited for inference: 40 hand-overs took less than 2 results' time.
+    assert submit_seconds < 0.1
+
+
+def test_live_stream_rejects_stale_timestamps_at_once():
+    with create(RunningMode.LIVE_STREAM, lambda *_: None) as classifier:
+        classifier.classify_async(photo("coffee.png"), 100)
+        with pytest.raises(ValueError, match="monotonically increasing"):
+            classifier.classify_async(photo("coffee.png"), 100)
+
+
+def test_live_stream_callback_errors_are_logged_not_raised(caplog):
+    calls = []
+
+    def failing_callback(result, image, timestamp_ms):
+        calls.append(timestamp_ms)
+        raise RuntimeError("callback exploded")
+
+    with caplog.at_level(logging.ERROR):
+        with create(RunningMode.LIVE_STREAM, failing_callback) as classifier:
+            classifier.classify_async(photo("coffee.png"), 1)
+            deadline = time.monotonic() + 10
+            while not calls and time.monotonic() < deadline:
+                time.sleep(0.01)
+            classifier.classify_async(photo("coffee.png"), 2)
+    assert calls[-1] == 2, "the stream keeps running after a callback error"
+    assert "callback exploded" in caplog.text
+
+
+def test_closed_classifier_refuses_work():
+    classifier = create(RunningMode.IMAGE)
+    classifier.close()
+    with pytest.raises(ValueError, match="closed"):
+        classifier.classify(photo("coffee.png"))
