@@ -20,20 +20,22 @@ F32 = np.float32
 
 
 def opencv_reference(pixels: np.ndarray, processing, out_width: int, out_height: int) -> np.ndarray:
-    """MediaPipe's ImageToTensorConverter (OpenCV) with MediaPipe's NormalizedRect, in cv2."""
+    """MediaPipe's OpenCV ImageToTensorConverter, in cv2, on the rect of MediaPipe's C++
+    ConvertToNormalizedRect (float32 fields and arithmetic), written out here once more."""
     height, width = pixels.shape[:2]
-    x_center, y_center, rect_width, rect_height, rotation = (0.5, 0.5, 1.0, 1.0, 0.0)
+    x_center = y_center = F32(0.5)
+    rect_width = rect_height = F32(1)
+    rotation = F32(0)
     if processing is not None:
-        rotation = -processing.rotation_degrees * math.pi / 180
+        rotation = F32(-processing.rotation_degrees * math.pi / 180)
         roi = processing.region_of_interest
         if roi is not None:
-            x_center, y_center = (roi.left + roi.right) / 2, (roi.top + roi.bottom) / 2
-            rect_width, rect_height = float(F32(roi.right - roi.left)), float(F32(roi.bottom - roi.top))
+            left, top, right, bottom = map(F32, (roi.left, roi.top, roi.right, roi.bottom))
+            x_center, y_center = F32((left + right) / F32(2)), F32((top + bottom) / F32(2))
+            rect_width, rect_height = F32(right - left), F32(bottom - top)
         if processing.rotation_degrees % 180:
-            rect_width, rect_height = rect_height * height / width, rect_width * width / height
-    # NormalizedRect holds float32; GetRoi multiplies in float32.
-    x_center, y_center, rect_width, rect_height, rotation = map(
-        F32, (x_center, y_center, rect_width, rect_height, rotation))
+            rect_width, rect_height = (F32(rect_height * F32(height) / F32(width)),
+                                       F32(rect_width * F32(width) / F32(height)))
     angle = F32(float(rotation * F32(180)) / math.pi)
     box = cv2.boxPoints((
         (float(x_center * F32(width)), float(y_center * F32(height))),
@@ -121,3 +123,28 @@ def test_normalization_rules():
         preprocess.input_normalization(np.float32, Normalization((1.0, 2.0, 3.0), (1.0, 1.0, 1.0)))
     same = preprocess.input_normalization(np.float32, Normalization((127.0,) * 3, (128.0,) * 3))
     assert same == preprocess.input_normalization(np.float32, Normalization((127.0,), (128.0,)))
+
+
+@pytest.mark.parametrize("view", ["rgba", "flipped", "every_other_column"])
+def test_strided_views_warp_like_their_copies(view):
+    pixels = photo("coffee.png").rgb_view()
+    rgba = np.dstack([pixels, np.full(pixels.shape[:2], 7, np.uint8)])
+    strided = {"rgba": rgba[:, :, :3], "flipped": pixels[::-1], "every_other_column": pixels[:, ::2]}[view]
+    processing = ImageProcessingOptions(RectF(0.1, 0.2, 0.7, 0.9), 270)
+    for size in SIZES:
+        np.testing.assert_array_equal(
+            ours(strided, processing, *size),
+            opencv_reference(np.ascontiguousarray(strided), processing, *size),
+        )
+
+
+def test_nan_region_is_rejected_like_mediapipe():
+    with pytest.raises(ValueError, match=r"^ROI contains NaN values\.$"):
+        preprocess.check_processing_options(ImageProcessingOptions(RectF(math.nan, 0, 1, 1)))
+
+
+def test_float_model_without_normalization_message_is_mediapipes():
+    with pytest.raises(ValueError) as error:
+        preprocess.input_normalization(np.float32, None)
+    assert str(error.value) == ("Input tensor has type float32: it requires specifying "
+                                "NormalizationOptions metadata to preprocess input images.")

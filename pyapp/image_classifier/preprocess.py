@@ -15,6 +15,7 @@ import math
 from typing import Optional, Sequence
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from .metadata import Normalization
 
@@ -37,26 +38,32 @@ def check_processing_options(processing) -> None:
             raise ValueError("Expected RectF with left < right and top < bottom.")
         if roi.left < 0 or roi.top < 0 or roi.right > 1 or roi.bottom > 1:
             raise ValueError("Expected RectF values to be in [0,1].")
+        if any(math.isnan(v) for v in (roi.left, roi.top, roi.right, roi.bottom)):
+            # NaN passes the checks above; MediaPipe's ImageToTensorCalculator rejects it next.
+            raise ValueError("ROI contains NaN values.")
 
 
-def _normalized_rect(processing, width: int, height: int) -> tuple[float, ...]:
-    """base_vision_task_api.convert_to_normalized_rect: a NormalizedRect with float32 fields."""
-    x_center, y_center, rect_width, rect_height, rotation = 0.5, 0.5, 1.0, 1.0, 0.0
+def _normalized_rect(processing, width: int, height: int) -> tuple[np.float32, ...]:
+    """MediaPipe's ConvertToNormalizedRect (C++ BaseVisionTaskApi), in its float32 arithmetic:
+    RectF and NormalizedRect hold floats, and the 90° swap multiplies floats by ints."""
+    one, half = _F32(1), _F32(0.5)
+    x_center, y_center, rect_width, rect_height, rotation = half, half, one, one, _F32(0)
     if processing is not None:
         check_processing_options(processing)
-        rotation = -processing.rotation_degrees * math.pi / 180.0
+        rotation = _F32(-processing.rotation_degrees * math.pi / 180.0)
         roi = processing.region_of_interest
         if roi is not None:
-            x_center = (roi.left + roi.right) / 2.0
-            y_center = (roi.top + roi.bottom) / 2.0
-            rect_width = float(_F32(roi.right - roi.left))
-            rect_height = float(_F32(roi.bottom - roi.top))
+            left, top, right, bottom = (
+                _F32(v) for v in (roi.left, roi.top, roi.right, roi.bottom)
+            )
+            x_center, y_center = (left + right) / _F32(2), (top + bottom) / _F32(2)
+            rect_width, rect_height = right - left, bottom - top
         if processing.rotation_degrees % 180 != 0:
             rect_width, rect_height = (
-                rect_height * height / width,
-                rect_width * width / height,
+                rect_height * _F32(height) / _F32(width),
+                rect_width * _F32(width) / _F32(height),
             )
-    return tuple(_F32(v) for v in (x_center, y_center, rect_width, rect_height, rotation))
+    return x_center, y_center, rect_width, rect_height, rotation
 
 
 def _box_points(cx, cy, box_width, box_height, angle_degrees) -> list[tuple]:
@@ -169,20 +176,35 @@ def warp(pixels: np.ndarray, matrix: np.ndarray, out_width: int, out_height: int
     ax = (fixed_x & (_INTER_TAB_SIZE - 1)).astype(np.int32)[..., None]
     ay = (fixed_y & (_INTER_TAB_SIZE - 1)).astype(np.int32)[..., None]
     # Replicated border: every tap clamped on its own, as remapBilinear does.
-    left = np.clip(x0, 0, width - 1)
-    right = np.clip(x0 + 1, 0, width - 1)
-    top = np.clip(y0, 0, height - 1) * width
-    bottom = np.clip(y0 + 1, 0, height - 1) * width
-    flat = pixels.reshape(height * width, -1)
+    table, row_step, col_step = _pixel_table(pixels)
+    left = np.clip(x0, 0, width - 1) * col_step
+    right = np.clip(x0 + 1, 0, width - 1) * col_step
+    top = np.clip(y0, 0, height - 1) * row_step
+    bottom = np.clip(y0 + 1, 0, height - 1) * row_step
 
     def tap(index: np.ndarray) -> np.ndarray:
-        return np.take(flat, index, axis=0).astype(np.int32)
+        # np.take would first copy a strided table whole; fancy indexing reads it in place.
+        taps = table.take(index, axis=0) if table.flags.c_contiguous else table[index]
+        return taps.astype(np.int32)
 
     inverse_ax = _INTER_TAB_SIZE - ax
     total = (_INTER_TAB_SIZE - ay) * (inverse_ax * tap(top + left) + ax * tap(top + right))
     total += ay * (inverse_ax * tap(bottom + left) + ax * tap(bottom + right))
     # INTER_REMAP_COEF_BITS = 15 with weights scaled by 32: the same as rounding >> 10 here.
     return ((total + (1 << 9)) >> 10).astype(np.uint8)
+
+
+def _pixel_table(pixels: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """A (n, channels) view whose row ``y * row_step + x * col_step`` is pixel (y, x), made
+    without copying: an RGBA frame's RGB view (every camera frame in the browser) stays free."""
+    if min(pixels.strides) <= 0:
+        pixels = np.ascontiguousarray(pixels)
+    row_stride, col_stride, channel_stride = pixels.strides
+    unit = math.gcd(row_stride, col_stride)
+    rows, cols, channels = pixels.shape
+    count = ((rows - 1) * row_stride + (cols - 1) * col_stride) // unit + 1
+    table = as_strided(pixels, (count, channels), (unit, channel_stride), writeable=False)
+    return table, row_stride // unit, col_stride // unit
 
 
 def input_normalization(
@@ -198,7 +220,7 @@ def input_normalization(
         return None
     if normalization is None:
         raise ValueError(
-            "Input tensor has type kTfLiteFloat32: it requires specifying "
+            "Input tensor has type float32: it requires specifying "
             "NormalizationOptions metadata to preprocess input images."
         )
     if len(set(normalization.mean)) != 1 or len(set(normalization.std)) != 1:
