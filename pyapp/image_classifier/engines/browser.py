@@ -1,0 +1,160 @@
+"""The browser engine adapter: JavaScript engines behind the ``Interpreter`` interface.
+
+The only module of the package that imports ``js`` and ``pyodide``; it is imported only in
+Pyodide, by the worker, which calls ``install`` with its JS engine adapters (``web/engines/``:
+onnxruntime-web for 'onnx' now, LiteRT.js for 'tflite' later). Each adapter has the same shape
+(documented in ``web/engines/ort.mjs``), so one class serves them all.
+
+Tensors cross without copies on the Python side: inputs are handed to JS as views into the
+numpy arrays (``getBuffer``, released right after the run), outputs are copied once from the
+engine's JS array into a numpy array. ``invoke`` is synchronous over the engine's
+asynchronous ``run`` through ``pyodide.ffi.run_sync``: the worker enters Python with
+``callPromising``, so JSPI can suspend Python while the engine works.
+"""
+
+from __future__ import annotations
+
+import js  # type: ignore[import-not-found]
+import numpy as np
+from pyodide.ffi import JsException, JsProxy, create_proxy, run_sync, to_js  # type: ignore[import-not-found]
+
+from . import _factories, register
+from .base import TensorDetails
+
+_DTYPES = {"float32": np.float32, "uint8": np.uint8, "int8": np.int8}
+
+
+def _to_js(value):
+    return to_js(value, dict_converter=js.Object.fromEntries)
+
+
+class _Lent:
+    """A read-only JS view of a Python buffer, valid until ``release``."""
+
+    def __init__(self, value) -> None:
+        self._proxy = create_proxy(value)
+        self._buffer = self._proxy.getBuffer()
+        self.data = self._buffer.data
+
+    def release(self) -> None:
+        self._buffer.release()
+        self._proxy.destroy()
+
+
+class JsEngineInterpreter:
+    """A model loaded by a JS engine adapter. Tensor indices: inputs first, then outputs."""
+
+    def __init__(self, adapter: JsProxy, model: bytes, delegate: str) -> None:
+        lent = _Lent(model)
+        try:
+            self._model = run_sync(adapter.load(lent.data, delegate))
+        except JsException as error:
+            raise ValueError(error.message) from None
+        finally:
+            lent.release()
+        self._inputs = self._details(self._model.inputs, 0)
+        self._outputs = self._details(self._model.outputs, len(self._inputs))
+        self._feeds: dict[str, np.ndarray] = {}
+        self._results: list[np.ndarray] = []
+
+    @staticmethod
+    def _details(tensors: JsProxy, first_index: int) -> list[TensorDetails]:
+        return [
+            {
+                "name": tensor.name,
+                "index": first_index + i,
+                "shape": np.array(list(tensor.shape), dtype=np.int32),
+                "dtype": _DTYPES[tensor.dtype],
+                "quantization": (0.0, 0),
+            }
+            for i, tensor in enumerate(tensors)
+        ]
+
+    @property
+    def info(self) -> dict:
+        """The engine, the backend it runs on, its threads, and a note (e.g. a fallback)."""
+        return self._model.info.to_py()
+
+    def get_input_details(self) -> list[TensorDetails]:
+        return self._inputs
+
+    def get_output_details(self) -> list[TensorDetails]:
+        return self._outputs
+
+    def set_tensor(self, tensor_index: int, value: np.ndarray) -> None:
+        details = self._inputs[tensor_index]
+        self._feeds[details["name"]] = np.ascontiguousarray(value, dtype=details["dtype"])
+
+    def invoke(self) -> None:
+        lent: list[_Lent] = []
+        try:
+            feeds = {}
+            for name, array in self._feeds.items():
+                view = _Lent(array)
+                lent.append(view)
+                feeds[name] = {"data": view.data, "shape": list(array.shape)}
+            results = run_sync(self._model.run(_to_js(feeds)))
+        except JsException as error:
+            raise RuntimeError(f"Inference failed: {error.message}") from None
+        finally:
+            for view in lent:
+                view.release()
+        outputs = []
+        for details in self._outputs:
+            result = getattr(results, details["name"])
+            array = np.empty(list(result.shape), dtype=details["dtype"])
+            result.data.assign_to(array)
+            outputs.append(array)
+        self._results = outputs
+
+    def get_tensor(self, tensor_index: int) -> np.ndarray:
+        return self._results[tensor_index - len(self._inputs)]
+
+    def close(self) -> None:
+        if self._model is not None:
+            self._model.release()
+            self._model = None
+        self._feeds = {}
+        self._results = []
+
+
+_fetch_model: JsProxy | None = None
+
+
+def install(adapters: JsProxy, fetch_model: JsProxy) -> None:
+    """Registers each JS engine adapter (``{format: adapter}``) as the engine of its format;
+    ``fetch_model(url)`` (a JS function returning a Promise of a Uint8Array) reads models."""
+    global _fetch_model
+    _fetch_model = fetch_model
+    in_browser = [str(name) for name in js.Object.keys(adapters)]
+    for model_format in in_browser:
+        adapter = getattr(adapters, model_format)
+
+        def factory(model: bytes, delegate: str, adapter: JsProxy = adapter) -> JsEngineInterpreter:
+            return JsEngineInterpreter(adapter, model, delegate)
+
+        register(model_format, factory)
+    # The CPython engines of other formats cannot run here (their packages are native).
+    for model_format in set(_factories) - set(in_browser):
+
+        def unavailable(_model: bytes, _delegate: str, model_format: str = model_format):
+            raise NotImplementedError(
+                f"No inference engine for {model_format} models in the browser yet. "
+                f"Supported: {', '.join(sorted(in_browser))}."
+            )
+
+        register(model_format, unavailable)
+
+
+def load_model(url: str) -> bytes:
+    """The bytes of the model at ``url`` (a ``modelAssetPath``), fetched by the worker.
+
+    Raises:
+      FileNotFoundError: The model could not be fetched.
+    """
+    if _fetch_model is None:
+        raise RuntimeError("engines.browser.install() was not called.")
+    try:
+        return run_sync(_fetch_model(url)).to_bytes()
+    except JsException as error:
+        raise FileNotFoundError(error.message) from None

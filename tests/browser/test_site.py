@@ -1,0 +1,125 @@
+"""The static site and its server: contents, checked wheels, headers, MIME types."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sys
+import urllib.request
+import zipfile
+
+import pytest
+
+from .support import ROOT, build_site
+
+
+def fetch_headers(url: str):
+    with urllib.request.urlopen(urllib.request.Request(url, method="GET")) as response:
+        response.read()
+        return response.status, response.headers
+
+
+@pytest.mark.parametrize(
+    ("path", "mime"),
+    [
+        ("/", "text/html"),
+        ("/image-classifier.mjs", "text/javascript"),
+        ("/worker.mjs", "text/javascript"),
+        ("/engines/ort.mjs", "text/javascript"),
+        ("/pyodide/pyodide.mjs", "text/javascript"),
+        ("/pyodide/pyodide.asm.wasm", "application/wasm"),
+        ("/ort/ort-wasm-simd-threaded.wasm", "application/wasm"),
+        ("/ort/ort-wasm-simd-threaded.mjs", "text/javascript"),
+        ("/pyodide/pyodide-lock.json", "application/json"),
+        ("/models/efficientnet_lite0_fp32.onnx", "application/octet-stream"),
+    ],
+)
+def test_served_with_isolation_headers_and_mime_types(server, path, mime):
+    status, headers = fetch_headers(server + path)
+    assert status == 200
+    assert headers["Content-Type"].split(";")[0] == mime
+    assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+    assert headers["Cross-Origin-Resource-Policy"] == "same-origin"
+
+
+def test_site_holds_everything_it_loads(server):
+    site = build_site.DEFAULT_SITE
+    for name in [
+        "index.html",
+        "app.mjs",
+        "image-classifier.mjs",
+        "worker.mjs",
+        "engines/ort.mjs",
+        "style.css",
+        "sw.js",
+        "manifest.webmanifest",
+        "precache.json",
+        *(f"pyodide/{n}" for n in build_site.PYODIDE_CORE),
+        *(f"ort/{n}" for n in build_site.ORT_FILES),
+    ]:
+        assert (site / name).is_file(), name
+    assert not (site / "build_site.py").exists() and not (site / "node_modules").exists()
+    models = sorted(p.name for p in (ROOT / "models").iterdir() if p.suffix in (".onnx", ".tflite"))
+    index = json.loads((site / "models" / "index.json").read_text())
+    assert [m["name"] for m in index] == models
+    assert {m["format"] for m in index} <= {"onnx", "tflite"}
+    for name in models:
+        assert (site / "models" / name).read_bytes() == (ROOT / "models" / name).read_bytes()
+
+
+def test_site_lock_lists_exactly_the_served_wheels_with_their_sha256(server):
+    folder = build_site.DEFAULT_SITE / "pyodide"
+    lock = json.loads((folder / "pyodide-lock.json").read_text())
+    official = json.loads((build_site.NODE_MODULES / "pyodide" / "pyodide-lock.json").read_text())
+    assert lock["info"] == official["info"] and lock["info"]["version"] == "0.27.7"
+    assert set(lock["packages"]) == {"numpy", "pillow", "image-classifier"}
+    for name in ("numpy", "pillow"):
+        assert lock["packages"][name] == official["packages"][name]
+    for entry in lock["packages"].values():
+        data = (folder / entry["file_name"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    assert sorted(p.name for p in folder.glob("*.whl")) == sorted(
+        e["file_name"] for e in lock["packages"].values()
+    )
+
+
+def test_a_wheel_that_differs_from_the_lock_fails_the_build():
+    lock = json.loads((build_site.NODE_MODULES / "pyodide" / "pyodide-lock.json").read_text())
+    lock["packages"]["pillow"]["sha256"] = "0" * 64
+    with pytest.raises(build_site.BuildError, match="refusing to use it"):
+        build_site.pyodide_wheels(lock, python=sys.executable)
+
+
+def test_package_wheel_is_pure_python_and_complete():
+    file_name, data, entry = build_site.package_wheel()
+    assert file_name.endswith("-py3-none-any.whl")
+    assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+    assert file_name == build_site.package_wheel()[0] and data == build_site.package_wheel()[1]
+    names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+    sources = {
+        p.relative_to(ROOT / "pyapp").as_posix()
+        for p in (ROOT / "pyapp" / "image_classifier").rglob("*.py")
+    }
+    assert sources <= names
+    assert "image_classifier/engines/browser.py" in names
+    assert any(n.endswith(".dist-info/RECORD") for n in names)
+
+
+def test_precache_lists_existing_files_for_the_default_page(server):
+    site = build_site.DEFAULT_SITE
+    listed = json.loads((site / "precache.json").read_text())
+    assert listed[0] == "./"
+    for path in listed[1:]:
+        assert (site / path).is_file(), path
+    for needed in [
+        "index.html",
+        "worker.mjs",
+        "pyodide/pyodide.asm.wasm",
+        "ort/ort-wasm-simd-threaded.wasm",
+        "models/efficientnet_lite0_fp32.onnx",
+        "pyodide/numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl",
+    ]:
+        assert needed in listed
+    assert not any("webgpu" in p or "asyncify" in p for p in listed)

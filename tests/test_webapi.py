@@ -1,0 +1,356 @@
+"""The JS API's conversions (image_classifier.webapi), on CPython: what the browser worker runs."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from conftest import IMAGES, model_file, photo
+from image_classifier import (
+    BaseOptions,
+    Delegate,
+    ImageClassifier,
+    ImageClassifierOptions,
+    ImageProcessingOptions,
+    RectF,
+    RunningMode,
+    webapi,
+)
+
+MODEL = str(model_file("lite0_fp32"))
+
+
+def test_options_from_js_converts_every_option():
+    options = webapi.options_from_js(
+        {
+            "baseOptions": {"modelAssetPath": MODEL, "delegate": "GPU"},
+            "runningMode": "VIDEO",
+            "displayNamesLocale": "ja",
+            "maxResults": 3,
+            "scoreThreshold": 0.25,
+            "categoryAllowlist": ["tabby", "tiger cat"],
+        }
+    )
+    assert options.base_options.model_asset_path is None
+    assert options.base_options.model_asset_buffer == model_file("lite0_fp32").read_bytes()
+    assert options.base_options.delegate == Delegate.GPU
+    assert options.running_mode == RunningMode.VIDEO
+    assert options.display_names_locale == "ja"
+    assert options.max_results == 3 and isinstance(options.max_results, int)
+    assert options.score_threshold == 0.25
+    assert options.category_allowlist == ["tabby", "tiger cat"]
+    assert options.category_denylist is None
+
+
+def test_options_from_js_reads_the_model_with_the_given_loader():
+    seen = []
+
+    def loader(path):
+        seen.append(path)
+        return b"model"
+
+    options = webapi.options_from_js(
+        {"baseOptions": {"modelAssetPath": "https://x/m.onnx"}}, loader
+    )
+    assert seen == ["https://x/m.onnx"]
+    assert options.base_options.model_asset_buffer == b"model"
+
+
+def test_model_buffer_from_js_bytes():
+    options = webapi.options_from_js({"baseOptions": {"modelAssetBuffer": memoryview(b"abc")}})
+    assert options.base_options.model_asset_buffer == b"abc"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"maxResults": 0, "baseOptions": {"modelAssetPath": MODEL}},
+            "Invalid `max_results` option: value must be != 0.",
+        ),
+        (
+            {
+                "baseOptions": {"modelAssetPath": MODEL},
+                "categoryAllowlist": ["a"],
+                "categoryDenylist": ["b"],
+            },
+            "`category_allowlist` and `category_denylist` are mutually exclusive options.",
+        ),
+        (
+            {"baseOptions": {}},
+            "Please specify either model_asset_path or model_asset_buffer in BaseOptions.",
+        ),
+        (
+            {"baseOptions": {"modelAssetPath": MODEL, "modelAssetBuffer": b"x"}},
+            "Cannot set both model_asset_path and model_asset_buffer; set only one.",
+        ),
+        (
+            {"maxResult": 3},
+            "Unknown option 'maxResult'. Should be one of: baseOptions, runningMode",
+        ),
+        (
+            {"baseOptions": {"delegate": "TPU"}},
+            "Unsupported delegate 'TPU'. Should be one of: CPU, GPU.",
+        ),
+        (
+            {"runningMode": "STREAM"},
+            "Unsupported runningMode 'STREAM'. Should be one of: IMAGE, VIDEO, LIVE_STREAM.",
+        ),
+        ({"maxResults": 2.5}, "`maxResults` must be an integer, got 2.5."),
+        ({"scoreThreshold": "high"}, "`scoreThreshold` must be a number, got 'high'."),
+        (
+            {"categoryAllowlist": "tabby"},
+            "`categoryAllowlist` must be an array of strings, got 'tabby'.",
+        ),
+    ],
+)
+def test_invalid_options_raise_mediapipe_messages(options, message):
+    with pytest.raises(ValueError) as error:
+        webapi.options_from_js(options, lambda _path: b"unused")
+    assert str(error.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (
+            {"runningMode": "LIVE_STREAM"},
+            "The vision task is in live stream mode, a user-defined result callback must be "
+            "provided.",
+        ),
+        (
+            {"runningMode": "VIDEO", "resultCallback": True},
+            "The vision task is in image or video mode, a user-defined result callback should "
+            "not be provided.",
+        ),
+        ({"runningMode": "LIVE_STREAM", "resultCallback": "f"}, "`resultCallback` must be a function"),
+    ],
+)
+def test_live_stream_options_need_exactly_a_callback(options, message):
+    with pytest.raises(ValueError) as error:
+        webapi.options_from_js({"baseOptions": {"modelAssetPath": MODEL}, **options})
+    assert str(error.value).startswith(message)
+
+
+def _rgba(name: str) -> dict:
+    rgba = np.asarray(photo(name).rgb_view())
+    rgba = np.concatenate([rgba, np.full(rgba.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    return {"rgba": rgba.tobytes(), "width": rgba.shape[1], "height": rgba.shape[0]}
+
+
+def test_worker_api_live_stream_is_driven_by_the_host():
+    """What web/worker.mjs does: hand frames over (synchronous), then run_pending when free.
+    The latest frame wins and the counters add up, with the Python runner's logic."""
+    api = webapi.WorkerApi()
+    handle = api.dispatch(
+        "create",
+        [{"baseOptions": {"modelAssetPath": MODEL}, "runningMode": "LIVE_STREAM",
+          "resultCallback": True, "maxResults": 1}],
+    )["value"]["handle"]
+    cat, coffee = _rgba("chelsea.png"), _rgba("coffee.png")
+    reply = api.dispatch("classifyAsync", [handle, cat, None, 10])["value"]
+    assert reply == {"pending": True, "stats": {"received": 1, "processed": 0, "dropped": 0,
+                                                "waiting": 1, "maxWaiting": 1}}
+    api.dispatch("classifyAsync", [handle, cat, None, 20])  # replaces the one at 10
+    reply = api.dispatch("classifyAsync", [handle, coffee, None, 30])["value"]  # replaces 20
+    assert reply["stats"]["dropped"] == 2 and reply["stats"]["waiting"] == 1
+    error = api.dispatch("classifyAsync", [handle, coffee, None, 30])["error"]
+    assert error["message"] == "Input timestamp must be monotonically increasing."
+    reply = api.dispatch("runPending", [handle])["value"]
+    assert [r["result"]["timestampMs"] for r in reply["results"]] == [30]
+    assert reply["results"][0]["result"]["classifications"][0]["categories"][0]["categoryName"] == "espresso"
+    assert set(reply["results"][0]["timings"]) == {"preprocess", "inference", "postprocess"}
+    assert reply["pending"] is False
+    assert reply["stats"] == {"received": 3, "processed": 1, "dropped": 2, "waiting": 0, "maxWaiting": 1}
+    assert api.dispatch("runPending", [handle])["value"]["results"] == []
+    # close() finishes the frame still waiting and hands its result over.
+    api.dispatch("classifyAsync", [handle, cat, None, 40])
+    closed = api.dispatch("close", [handle])["value"]
+    assert [r["result"]["timestampMs"] for r in closed["results"]] == [40]
+    assert closed["results"][0]["result"]["classifications"][0]["categories"][0]["categoryName"] == "Egyptian cat"
+    assert api.dispatch("classifyAsync", [handle, cat, None, 50])["error"]["message"] == "The task is closed."
+
+
+def test_live_stream_results_equal_image_mode():
+    image = webapi.WebClassifier({"baseOptions": {"modelAssetPath": MODEL}})
+    live = webapi.WebClassifier(
+        {"baseOptions": {"modelAssetPath": MODEL}, "runningMode": "LIVE_STREAM", "resultCallback": True}
+    )
+    frame = webapi.image_from_js(_rgba("grace_hopper.jpg"))
+    live.classify_async(frame, 5)
+    [delivered] = live.run_pending()
+    want = image.classify(frame)
+    assert delivered["result"]["classifications"] == want["classifications"]
+    assert delivered["result"]["timestampMs"] == 5
+    # Leaving LIVE_STREAM through setOptions needs the callback gone too (MediaPipe's rule).
+    with pytest.raises(ValueError, match="callback should not be provided"):
+        live.set_options({"runningMode": "IMAGE"})
+    live.set_options({"runningMode": "IMAGE", "resultCallback": None})
+    assert live.classify(frame)["classifications"] == want["classifications"]
+    image.close()
+    live.close()
+
+
+def test_merge_options_is_mediapipe_set_options():
+    current = {
+        "baseOptions": {"modelAssetPath": "a.onnx", "delegate": "GPU"},
+        "maxResults": 3,
+        "displayNamesLocale": "it",
+    }
+    merged = webapi.merge_options(current, {"maxResults": None, "scoreThreshold": 0.5})
+    assert merged == {
+        "baseOptions": {"modelAssetPath": "a.onnx", "delegate": "GPU"},
+        "displayNamesLocale": "it",
+        "scoreThreshold": 0.5,
+    }
+    # A new buffer replaces the path; the delegate stays.
+    merged = webapi.merge_options(current, {"baseOptions": {"modelAssetBuffer": b"m"}})
+    assert merged["baseOptions"] == {"modelAssetBuffer": b"m", "delegate": "GPU"}
+    # undefined delegate: back to the default.
+    merged = webapi.merge_options(current, {"baseOptions": {"delegate": None}})
+    assert merged["baseOptions"] == {"modelAssetPath": "a.onnx"}
+
+
+def test_processing_options_from_js():
+    assert webapi.processing_options_from_js(None) is None
+    assert webapi.processing_options_from_js({"rotationDegrees": 0}) is None
+    converted = webapi.processing_options_from_js(
+        {
+            "regionOfInterest": {"left": 0.1, "top": 0.2, "right": 0.9, "bottom": 1},
+            "rotationDegrees": -90,
+        }
+    )
+    assert converted == ImageProcessingOptions(RectF(0.1, 0.2, 0.9, 1.0), -90)
+    with pytest.raises(ValueError, match="regionOfInterest needs bottom"):
+        webapi.processing_options_from_js({"regionOfInterest": {"left": 0, "top": 0, "right": 1}})
+    with pytest.raises(ValueError, match="Unknown image processing option 'rotation'"):
+        webapi.processing_options_from_js({"rotation": 90})
+
+
+def test_web_classifier_equals_the_python_api():
+    image = photo("chelsea.png")
+    processing = ImageProcessingOptions(RectF(0.1, 0.0, 0.8, 0.9), 90)
+    with ImageClassifier.create_from_options(
+        ImageClassifierOptions(
+            BaseOptions(model_asset_path=MODEL), max_results=4, display_names_locale="zh"
+        )
+    ) as reference:
+        expected = reference.classify(image, processing)
+    web = webapi.WebClassifier(
+        {"baseOptions": {"modelAssetPath": MODEL}, "maxResults": 4, "displayNamesLocale": "zh"}
+    )
+    result = web.classify(
+        image,
+        {
+            "regionOfInterest": {"left": 0.1, "top": 0.0, "right": 0.8, "bottom": 0.9},
+            "rotationDegrees": 90,
+        },
+    )
+    web.close()
+    assert result == webapi.result_to_js(expected)
+    (head,) = result["classifications"]
+    assert head["headIndex"] == 0 and head["headName"] == "probability"
+    assert set(head["categories"][0]) == {"index", "score", "categoryName", "displayName"}
+    assert result["timestampMs"] == 0
+
+
+def test_set_options_changes_in_place_and_resets_with_none():
+    web = webapi.WebClassifier({"baseOptions": {"modelAssetPath": MODEL}, "maxResults": 2})
+    image = photo("coffee.png")
+    assert len(web.classify(image)["classifications"][0]["categories"]) == 2
+    web.set_options({"maxResults": None, "categoryAllowlist": ["espresso", "cup"]})
+    names = [c["categoryName"] for c in web.classify(image)["classifications"][0]["categories"]]
+    assert names == ["espresso", "cup"]
+    # An invalid combination leaves the options as they were.
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        web.set_options({"categoryDenylist": ["cup"]})
+    assert web.options["categoryAllowlist"] == ["espresso", "cup"]
+    assert len(web.classify(image)["classifications"][0]["categories"]) == 2
+    web.set_options({"categoryAllowlist": None, "displayNamesLocale": "it"})
+    top = web.classify(image)["classifications"][0]["categories"][0]
+    assert top["categoryName"] == "espresso" and top["displayName"] not in ("", "espresso")
+    # A new running mode makes a new classifier.
+    web.set_options({"runningMode": "VIDEO"})
+    with pytest.raises(ValueError, match="Task is not initialized with the image mode"):
+        web.classify(image)
+    assert web.classify_for_video(image, 5)["timestampMs"] == 5
+    with pytest.raises(ValueError, match="monotonically increasing"):
+        web.classify_for_video(image, 5)
+    web.close()
+
+
+def test_worker_api_dispatch_never_raises():
+    api = webapi.WorkerApi()
+    created = api.dispatch("create", [{"baseOptions": {"modelAssetPath": MODEL}, "maxResults": 1}])
+    handle = created["value"]["handle"]
+    encoded = (IMAGES / "chelsea.png").read_bytes()
+    reply = api.dispatch("classify", [handle, {"encoded": encoded}, None, None, 1.5])
+    value = reply["value"]
+    assert value["result"]["classifications"][0]["categories"][0]["categoryName"] == "Egyptian cat"
+    assert set(value["timings"]) == {"decode", "preprocess", "inference", "postprocess"}
+    assert value["timings"]["decode"] >= 1.5
+    assert value["image"] == {"width": 451, "height": 300}
+
+    rgba = np.dstack([photo("chelsea.png").rgb_view(), np.full((300, 451), 255, np.uint8)])
+    reply = api.dispatch(
+        "classify", [handle, {"rgba": rgba.tobytes(), "width": 451, "height": 300}]
+    )
+    assert reply["value"]["result"] == value["result"]
+
+    bad = api.dispatch("classify", [handle, {"encoded": b"not an image"}])
+    assert bad["error"]["name"] == "ValueError" and bad["error"]["decode"] is True
+    assert bad["error"]["message"].startswith("Image decoding failed")
+    rotated = api.dispatch("classify", [handle, {"encoded": encoded}, {"rotationDegrees": 45}])
+    assert rotated["error"] == {
+        "name": "ValueError",
+        "message": "Expected rotation to be a multiple of 90°.",
+        "decode": False,
+    }
+    assert api.dispatch("close", [handle]) == {"value": {"results": [], "stats": None}}
+    closed = api.dispatch("classify", [handle, {"encoded": encoded}])
+    assert closed["error"]["message"] == "The task is closed."
+    missing = api.dispatch("create", [{"baseOptions": {"modelAssetPath": "/no/such/model.onnx"}}])
+    assert missing["error"]["name"] == "FileNotFoundError"
+
+
+def test_jpegs_go_to_the_browser_decoder_without_exif(tmp_path):
+    from PIL import Image as PILImage
+
+    original = (IMAGES / "grace_hopper.jpg").read_bytes()
+    exif = PILImage.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° on display
+    rotated = tmp_path / "rotated.jpg"
+    PILImage.open(IMAGES / "grace_hopper.jpg").save(rotated, exif=exif.tobytes(), quality=90)
+    for encoded in (original, rotated.read_bytes()):
+        jpeg = webapi.jpeg_for_browser(encoded)
+        assert jpeg is not None and len(jpeg) <= len(encoded)
+        with PILImage.open(io.BytesIO(jpeg)) as stripped:
+            assert 0x0112 not in stripped.getexif()
+            pixels = np.asarray(stripped.convert("RGB"))
+        with PILImage.open(io.BytesIO(encoded)) as source:
+            assert np.array_equal(pixels, np.asarray(source.convert("RGB")))
+    cmyk = tmp_path / "cmyk.jpg"
+    PILImage.open(IMAGES / "grace_hopper.jpg").convert("CMYK").save(cmyk)
+    assert webapi.jpeg_for_browser(cmyk.read_bytes()) is None
+    assert webapi.jpeg_for_browser((IMAGES / "chelsea.png").read_bytes()) is None
+    assert webapi.jpeg_for_browser(b"\xff\xd8\xff\xe0garbage") is None
+
+    api = webapi.WorkerApi()
+    handle = api.dispatch("create", [{"baseOptions": {"modelAssetPath": MODEL}}])["value"]["handle"]
+    assert set(api.dispatch("classify", [handle, {"encoded": original}])) == {"decodeInBrowser"}
+    reply = api.dispatch("classify", [handle, {"encoded": original, "browserDecoding": False}])
+    assert reply["value"]["image"] == {"width": 512, "height": 600}
+    api.dispatch("close", [handle])
+
+
+def test_too_large_jpegs_are_refused_before_decoding():
+    from image_classifier.image import MAX_PIXELS
+
+    header = (IMAGES / "grace_hopper.jpg").read_bytes()
+    # Patch the frame header (SOF0) to claim 10000 x 10000 pixels.
+    sof = header.index(b"\xff\xc0")
+    huge = header[: sof + 5] + (10000).to_bytes(2, "big") * 2 + header[sof + 9 :]
+    assert 10000 * 10000 > MAX_PIXELS
+    with pytest.raises(ValueError, match="Image is too large: 10000x10000 pixels"):
+        webapi.jpeg_for_browser(huge)

@@ -1,0 +1,421 @@
+// The page: UI only. Everything it shows comes from image-classifier.mjs (the public JS API),
+// which runs the Python classifier in a Web Worker; nothing here classifies or filters.
+
+import { ImageClassifier, loadRuntime, runtime } from './image-classifier.mjs';
+// The service worker: offline use, updates, and cross-origin isolation on any static host.
+import { offlineModels, serviceWorker } from './offline.mjs';
+// The camera (LIVE_STREAM) and video file (VIDEO) panels.
+import { initLive, live } from './live.mjs';
+
+const $ = (id) => document.getElementById(id);
+const form = $('options');
+const preview = $('preview');
+
+const state = {
+  classifier: null,
+  image: null, // the Blob being classified (decoded by Pillow in the worker)
+  imageName: '',
+  roi: null, // {left, top, right, bottom} in [0, 1] of the unrotated image
+  rotation: 0,
+  lastTimestamp: 0,
+  runs: 0,
+};
+// For tests and the console.
+window.app = { state, ready: null, idle: Promise.resolve(), live };
+
+// --- status: busy / idle, progress, messages -------------------------------------------------
+
+let pending = 0;
+function setBusy(delta) {
+  pending += delta;
+  document.body.dataset.state = pending > 0 ? 'busy' : 'idle';
+}
+
+/** Runs page actions one after another; the page is 'idle' when none is left. */
+let chain = Promise.resolve();
+function enqueue(action) {
+  setBusy(+1);
+  chain = chain.then(action).catch(showError).finally(() => setBusy(-1));
+  window.app.idle = chain;
+  return chain;
+}
+
+function showMessage(text, kind = 'error') {
+  const box = $('message');
+  box.textContent = text;
+  box.className = `message ${kind}`;
+  box.hidden = !text;
+}
+
+function showError(error) {
+  console.debug(error);
+  showMessage(error?.message ?? String(error));
+}
+
+runtime.addEventListener('progress', ({ detail }) => {
+  $('loading').hidden = detail.stage === 'done';
+  $('progress').value = detail.fraction;
+  $('progress-text').textContent = detail.message;
+  if (detail.stage === 'failed') showMessage(detail.message);
+});
+
+// --- options ---------------------------------------------------------------------------------
+
+const MODEL_NAMES = { lite0: 'Lite0', lite2: 'Lite2' };
+const PRECISIONS = { fp32: 'float32', int8: 'int8' };
+
+function modelLabel({ name, bytes }) {
+  const match = /efficientnet_(lite\d)_(fp32|int8)/.exec(name);
+  const size = `${(bytes / 1e6).toFixed(1)} MB`;
+  return match ? `${MODEL_NAMES[match[1]]} · ${PRECISIONS[match[2]]} · ${size}` : `${name} · ${size}`;
+}
+
+/** The served models the runtime has an engine for (.onnx now; .tflite with LiteRT.js later). */
+async function listModels(formats) {
+  const response = await fetch('models/index.json');
+  const served = response.ok ? await response.json() : [];
+  const models = served.filter((model) => formats.includes(model.format));
+  if (!models.length) throw new Error('No models are served under models/ (run `python3 build.py models`).');
+  const select = $('model');
+  for (const model of models) select.add(new Option(modelLabel(model), `models/${model.name}`));
+  const preferred = models.find((m) => m.name.includes('lite0_fp32'));
+  if (preferred) select.value = `models/${preferred.name}`;
+}
+
+const lines = (text) => text.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
+const number = (text) => (text.trim() === '' ? undefined : Number(text));
+
+/** The JS API value of one option control; undefined (the default) when it is empty. */
+function optionValue(name) {
+  const field = form.elements[name];
+  switch (name) {
+    case 'maxResults':
+    case 'scoreThreshold':
+      return number(field.value);
+    case 'displayNamesLocale':
+      return field.value.trim() || undefined;
+    case 'categoryAllowlist':
+    case 'categoryDenylist': {
+      const list = lines(field.value);
+      return list.length ? list : undefined;
+    }
+    case 'runningMode':
+      return field.value;
+    default:
+      throw new Error(`no option ${name}`);
+  }
+}
+
+const OPTION_NAMES = ['runningMode', 'maxResults', 'scoreThreshold', 'displayNamesLocale', 'categoryAllowlist', 'categoryDenylist'];
+
+function baseOptions() {
+  return { modelAssetPath: $('model').value, delegate: $('backend').value };
+}
+
+function allOptions() {
+  return { baseOptions: baseOptions(), ...Object.fromEntries(OPTION_NAMES.map((n) => [n, optionValue(n)])) };
+}
+
+function markInvalid(name, invalid) {
+  const field = form.elements[name];
+  if (field) field.setAttribute('aria-invalid', String(invalid));
+}
+
+function showEngine() {
+  const engine = state.classifier?.engine;
+  if (!engine) return;
+  const note = $('backend-note');
+  note.textContent = engine.note;
+  note.hidden = !engine.note;
+  const threads = engine.backend === 'wasm' ? ` · ${engine.threads} thread${engine.threads === 1 ? '' : 's'}` : '';
+  const isolation = state.status?.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated (1 thread)';
+  const boot = state.status ? ` · Python ready in ${(state.status.bootMs.total / 1000).toFixed(1)} s` : '';
+  $('engine').textContent = `${engine.engine} · ${engine.backend}${threads} · ${isolation}${boot}`;
+}
+
+/** Sends every control's value (so the classifier always matches the form once valid); the
+ *  worker reloads the model only when the model, backend or running mode changed. */
+async function applyOption(name) {
+  if (!state.classifier) return;
+  try {
+    await state.classifier.setOptions(allOptions());
+    for (const n of OPTION_NAMES) markInvalid(n, false);
+    showMessage('');
+  } catch (error) {
+    markInvalid(name, true);
+    throw error;
+  }
+  showEngine();
+  await classifyNow();
+}
+
+// --- image in: file picker, drop, paste ------------------------------------------------------
+
+function setImage(blob, name) {
+  if (!blob) return;
+  state.image = blob;
+  state.imageName = name || blob.name || 'pasted image';
+  state.roi = null;
+  state.rotation = 0;
+  syncRoiFields();
+  $('rotation').textContent = '0°';
+  if (preview.src) URL.revokeObjectURL(preview.src);
+  preview.src = URL.createObjectURL(blob);
+  $('frame').hidden = false;
+  $('drop-help').hidden = true;
+  $('image-info').textContent = state.imageName;
+  enqueue(classifyNow);
+}
+
+$('file').addEventListener('change', (event) => {
+  const [file] = event.target.files;
+  setImage(file);
+  event.target.value = '';
+});
+
+const drop = $('drop');
+drop.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' || event.key === ' ') {
+    event.preventDefault();
+    $('file').click();
+  }
+});
+drop.addEventListener('dragover', (event) => {
+  event.preventDefault();
+  drop.classList.add('dragging');
+});
+drop.addEventListener('dragleave', () => drop.classList.remove('dragging'));
+drop.addEventListener('drop', (event) => {
+  event.preventDefault();
+  drop.classList.remove('dragging');
+  const [file] = event.dataTransfer.files;
+  if (file) setImage(file);
+  else showMessage('Drop an image file (PNG, JPEG, WebP, GIF, BMP, TIFF…).');
+});
+document.addEventListener('paste', (event) => {
+  if (event.target.closest?.('input, textarea')) return;
+  const item = [...event.clipboardData.items].find((i) => i.kind === 'file');
+  if (item) setImage(item.getAsFile(), 'pasted image');
+  else showMessage('The clipboard holds no image.');
+});
+
+preview.addEventListener('error', () => {
+  // The browser cannot show it; the classifier's own decoding error (if any) says more.
+  $('image-info').textContent = `${state.imageName} (no preview)`;
+});
+preview.addEventListener('load', () => {
+  $('image-info').textContent = `${state.imageName} · ${preview.naturalWidth}×${preview.naturalHeight}`;
+  drawModelView();
+});
+
+// --- region of interest and rotation ---------------------------------------------------------
+
+const ROI_FIELDS = ['left', 'top', 'right', 'bottom'];
+const round = (x) => Math.round(x * 1000) / 1000;
+
+function syncRoiFields() {
+  for (const side of ROI_FIELDS) $(`roi-${side}`).value = state.roi ? state.roi[side] : '';
+  const box = $('roi-box');
+  box.hidden = !state.roi;
+  if (state.roi) {
+    const { left, top, right, bottom } = state.roi;
+    Object.assign(box.style, {
+      left: `${left * 100}%`,
+      top: `${top * 100}%`,
+      width: `${Math.max(0, right - left) * 100}%`,
+      height: `${Math.max(0, bottom - top) * 100}%`,
+    });
+  }
+  drawModelView();
+}
+
+for (const side of ROI_FIELDS) {
+  $(`roi-${side}`).addEventListener('change', () => {
+    const values = ROI_FIELDS.map((s) => number($(`roi-${s}`).value));
+    if (values.every((v) => v === undefined)) state.roi = null;
+    else {
+      const [left = 0, top = 0, right = 1, bottom = 1] = values;
+      state.roi = { left, top, right, bottom };
+    }
+    syncRoiFields();
+    enqueue(classifyNow);
+  });
+}
+
+$('roi-clear').addEventListener('click', () => {
+  state.roi = null;
+  syncRoiFields();
+  enqueue(classifyNow);
+});
+
+const frame = $('frame');
+let dragStart = null;
+function pointFrom(event) {
+  const rect = preview.getBoundingClientRect();
+  const clamp = (v) => Math.min(1, Math.max(0, v));
+  return { x: clamp((event.clientX - rect.left) / rect.width), y: clamp((event.clientY - rect.top) / rect.height) };
+}
+frame.addEventListener('pointerdown', (event) => {
+  if (event.button !== 0) return;
+  frame.setPointerCapture(event.pointerId);
+  dragStart = pointFrom(event);
+});
+frame.addEventListener('pointermove', (event) => {
+  if (!dragStart) return;
+  const p = pointFrom(event);
+  state.roi = {
+    left: round(Math.min(dragStart.x, p.x)),
+    top: round(Math.min(dragStart.y, p.y)),
+    right: round(Math.max(dragStart.x, p.x)),
+    bottom: round(Math.max(dragStart.y, p.y)),
+  };
+  syncRoiFields();
+});
+frame.addEventListener('pointerup', () => {
+  if (!dragStart) return;
+  dragStart = null;
+  const roi = state.roi;
+  if (roi && (roi.right - roi.left < 0.01 || roi.bottom - roi.top < 0.01)) {
+    state.roi = null; // a click, not a drag
+    syncRoiFields();
+  }
+  enqueue(classifyNow);
+});
+
+function rotate(by) {
+  state.rotation = (state.rotation + by) % 360;
+  $('rotation').textContent = `${state.rotation}°`;
+  drawModelView();
+  enqueue(classifyNow);
+}
+$('rotate-left').addEventListener('click', () => rotate(-90));
+$('rotate-right').addEventListener('click', () => rotate(90));
+
+/** A small picture of the region after rotation (display only: the worker does the real warp). */
+function drawModelView() {
+  const figure = $('model-view-figure');
+  figure.hidden = !preview.naturalWidth || (!state.roi && !state.rotation);
+  if (figure.hidden) return;
+  const canvas = $('model-view');
+  const context = canvas.getContext('2d');
+  const { left, top, right, bottom } = state.roi ?? { left: 0, top: 0, right: 1, bottom: 1 };
+  const w = preview.naturalWidth;
+  const h = preview.naturalHeight;
+  const size = canvas.width;
+  context.save();
+  context.clearRect(0, 0, size, size);
+  context.translate(size / 2, size / 2);
+  context.rotate((state.rotation * Math.PI) / 180);
+  if (right > left && bottom > top) {
+    context.drawImage(preview, left * w, top * h, (right - left) * w, (bottom - top) * h, -size / 2, -size / 2, size, size);
+  }
+  context.restore();
+}
+
+// --- classify and show -----------------------------------------------------------------------
+
+async function classifyNow() {
+  const { classifier, image } = state;
+  if (!classifier || !image) return;
+  const processing = { rotationDegrees: state.rotation };
+  if (state.roi) processing.regionOfInterest = { ...state.roi };
+  const started = performance.now();
+  let result;
+  try {
+    if (optionValue('runningMode') === 'VIDEO') {
+      state.lastTimestamp = Math.max(state.lastTimestamp + 1, Math.round(performance.now()));
+      result = await classifier.classifyForVideo(image, state.lastTimestamp, processing);
+    } else {
+      result = await classifier.classify(image, processing);
+    }
+  } catch (error) {
+    $('categories').replaceChildren();
+    const decoding = /decod|identify image/i.test(error.message);
+    throw new Error(decoding ? `Cannot read “${state.imageName}”: it is not an image this app can decode. (${error.message})` : error.message);
+  }
+  showMessage('');
+  renderResult(result, classifier.lastTimingsMs, performance.now() - started);
+}
+
+function renderResult(result, timings, totalMs) {
+  const list = $('categories');
+  const items = [];
+  const heads = result.classifications;
+  for (const head of heads) {
+    if (heads.length > 1) {
+      const title = document.createElement('li');
+      title.className = 'head';
+      title.textContent = head.headName || `head ${head.headIndex}`;
+      items.push(title);
+    }
+    for (const category of head.categories) {
+      const item = document.createElement('li');
+      item.className = 'category';
+      item.dataset.index = category.index;
+      item.dataset.score = category.score;
+      const name = document.createElement('span');
+      name.className = 'name';
+      name.textContent = category.displayName || category.categoryName || `#${category.index}`;
+      const detail = document.createElement('span');
+      detail.className = 'detail';
+      detail.textContent = category.displayName && category.displayName !== category.categoryName
+        ? `${category.categoryName} · #${category.index}` : `#${category.index}`;
+      const bar = document.createElement('span');
+      bar.className = 'bar';
+      bar.setAttribute('role', 'meter');
+      bar.setAttribute('aria-valuemin', '0');
+      bar.setAttribute('aria-valuemax', '1');
+      bar.setAttribute('aria-valuenow', String(category.score));
+      bar.setAttribute('aria-label', 'score');
+      bar.style.setProperty('--score', Math.max(0, Math.min(1, category.score)));
+      const score = document.createElement('span');
+      score.className = 'score';
+      score.textContent = `${(category.score * 100).toFixed(2)}%`;
+      item.append(name, detail, bar, score);
+      items.push(item);
+    }
+  }
+  if (!items.length) {
+    const empty = document.createElement('li');
+    empty.className = 'empty';
+    empty.textContent = 'No category passes the options.';
+    items.push(empty);
+  }
+  list.replaceChildren(...items);
+  const ms = (v) => (v === undefined ? '–' : `${v.toFixed(1)} ms`);
+  for (const stage of ['decode', 'preprocess', 'inference', 'postprocess']) $(`t-${stage}`).textContent = ms(timings?.[stage]);
+  $('t-total').textContent = ms(totalMs);
+  state.runs += 1;
+  document.body.dataset.runs = String(state.runs);
+}
+
+// --- start -----------------------------------------------------------------------------------
+
+form.addEventListener('submit', (event) => event.preventDefault());
+form.addEventListener('change', (event) => {
+  const name = event.target.name;
+  if (name === 'model' || name === 'backend') enqueue(() => applyOption('baseOptions'));
+  else if (OPTION_NAMES.includes(name)) enqueue(() => applyOption(name));
+});
+
+async function start() {
+  document.body.dataset.runs = '0';
+  if (!self.crossOriginIsolated) await serviceWorker();
+  state.status = await loadRuntime();
+  await listModels(state.status.formats);
+  offlineModels([...$('model').options].map((o) => ({ path: o.value, label: o.text })));
+  try {
+    state.classifier = await ImageClassifier.createFromOptions(allOptions());
+  } catch (error) {
+    // An invalid option left in a control (e.g. after a reload): start with the defaults.
+    showError(error);
+    state.classifier = await ImageClassifier.createFromOptions({ baseOptions: baseOptions() });
+  }
+  showEngine();
+  await classifyNow();
+  // Isolated already (the server sends the headers): the service worker is for offline use,
+  // installed once the app has what it needs.
+  if (self.crossOriginIsolated) serviceWorker();
+}
+initLive({ options: allOptions });
+window.app.ready = enqueue(start);

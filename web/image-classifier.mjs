@@ -1,0 +1,388 @@
+// image-classifier.mjs: MediaPipe's ImageClassifier (@mediapipe/tasks-vision) for the web,
+// asynchronous, with the work done in a module Web Worker by the Python package.
+//
+//   import { ImageClassifier } from './image-classifier.mjs';
+//   const classifier = await ImageClassifier.createFromOptions({
+//     baseOptions: { modelAssetPath: 'models/efficientnet_lite0_fp32.onnx', delegate: 'CPU' },
+//     maxResults: 5,
+//   });
+//   const { classifications } = await classifier.classify(imageElement);
+//
+// Images: HTMLImageElement, SVGImageElement, HTMLVideoElement, HTMLCanvasElement,
+// OffscreenCanvas, ImageBitmap, VideoFrame, ImageData, or a Blob/File (encoded bytes).
+// Decoding, so that a file gives the pixels Image.create_from_file gives on CPython:
+// - a Blob/File goes to the worker as bytes. JPEGs (RGB or gray) are decoded by the browser,
+//   whose libjpeg-turbo matches CPython's Pillow bit for bit (Pyodide's Pillow uses another
+//   libjpeg), with their EXIF data dropped first: like Pillow, no EXIF rotation is applied.
+//   Everything else (PNG, GIF, WebP, BMP, TIFF...) is decoded by Pillow in the worker; what
+//   Pillow cannot read (e.g. AVIF) gets the browser's decoders.
+// - ImageData is used as it is (its RGBA bytes).
+// - Anything else is copied with createImageBitmap (premultiplyAlpha 'none',
+//   colorSpaceConversion 'none') and read back from a 2D canvas in the worker: opaque pixels
+//   arrive exactly as decoded; semi-transparent ones may lose precision to the canvas's
+//   premultiplied storage (alpha is dropped anyway, as in MediaPipe). An <img> shows and is
+//   classified with its EXIF orientation applied, as the browser draws it.
+// Errors reject with MediaPipe's messages (they come from the Python classifier).
+//
+// LIVE_STREAM (which MediaPipe's web API lacks):
+//   const classifier = await ImageClassifier.createFromOptions({
+//     baseOptions: {...}, runningMode: 'LIVE_STREAM',
+//     resultCallback: (result, timestampMs) => draw(result),
+//   });
+//   await classifier.classifyAsync(videoFrame, timestampMs);   // resolves once handed over
+//   const stream = classifier.classifyStream(cameraTrack);      // every frame of a camera
+//   stream.stop();
+// Frames go to the Python classifier's runner, which keeps at most one frame waiting (the
+// newest; older ones are dropped and counted in liveStreamStats).
+
+const WORKER_URL = new URL('./worker.mjs', import.meta.url);
+const RELAY_URL = new URL('./frame-relay.mjs', import.meta.url);
+
+/** Runtime loading progress: 'progress' events with detail {stage, fraction, message}. */
+export const runtime = new EventTarget();
+
+class WorkerClient {
+  constructor() {
+    this.worker = new Worker(WORKER_URL, { type: 'module', name: 'image-classifier' });
+    this.pending = new Map();
+    this.nextId = 1;
+    this.liveListeners = new Map(); // classifier handle -> its live-message handler
+    this.worker.onmessage = ({ data }) => {
+      if (data.type === 'live' || data.type === 'streamEnded') {
+        this.liveListeners.get(data.handle)?.(data);
+        return;
+      }
+      if (data.type === 'progress') {
+        this.lastProgress = data;
+        runtime.dispatchEvent(new CustomEvent('progress', { detail: data }));
+        return;
+      }
+      const request = this.pending.get(data.id);
+      if (!request) return;
+      this.pending.delete(data.id);
+      if (data.ok) request.resolve(data.value);
+      else request.reject(Object.assign(new Error(data.error.message), { type: data.error.name }));
+    };
+    this.worker.onerror = (event) => {
+      const error = new Error(`The classifier worker failed: ${event.message || 'it could not start'}`);
+      for (const request of this.pending.values()) request.reject(error);
+      this.pending.clear();
+    };
+  }
+
+  call(op, payload = {}, transfer = []) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, op, ...payload }, transfer);
+    });
+  }
+}
+
+let client;
+function worker() {
+  client ??= new WorkerClient();
+  return client;
+}
+
+/** Starts loading Python and the packages now (createFromOptions does it too). Resolves to
+ *  the runtime's status: crossOriginIsolated, threads, JSPI, boot times. */
+export function loadRuntime() {
+  return worker().call('status');
+}
+
+const isFileset = (value) => value && (value.wasmLoaderPath !== undefined || value.wasmBinaryPath !== undefined);
+
+function absolute(path) {
+  return new URL(path, globalThis.document?.baseURI ?? globalThis.location.href).href;
+}
+
+/** Options as the worker takes them: a model path made absolute, a buffer as bytes. */
+function forWorker(options) {
+  if (!options || typeof options !== 'object') return options;
+  const out = { ...options };
+  if (options.baseOptions && typeof options.baseOptions === 'object') {
+    const base = { ...options.baseOptions };
+    if (typeof base.modelAssetPath === 'string' && base.modelAssetPath) base.modelAssetPath = absolute(base.modelAssetPath);
+    if (base.modelAssetBuffer instanceof ArrayBuffer) base.modelAssetBuffer = new Uint8Array(base.modelAssetBuffer);
+    out.baseOptions = base;
+  }
+  return out;
+}
+
+const epochNow = () => performance.timeOrigin + performance.now();
+
+/** Options as the worker takes them, with the resultCallback function left here. */
+function splitCallback(options) {
+  if (!options || typeof options !== 'object' || !('resultCallback' in options)) return [options, undefined, false];
+  const { resultCallback, ...rest } = options;
+  if (resultCallback !== undefined && resultCallback !== null && typeof resultCallback !== 'function') {
+    // Let the Python side say it, with the other option errors.
+    return [{ ...rest, resultCallback: String(resultCallback) }, undefined, true];
+  }
+  return [{ ...rest, resultCallback: typeof resultCallback === 'function' ? true : undefined }, resultCallback, true];
+}
+
+/** A live frame as a message: a VideoFrame is cloned and transferred as it is (the worker
+ *  converts it to RGBA); anything else goes as classify() sends it. */
+async function liveImageMessage(image) {
+  if (typeof VideoFrame !== 'undefined' && image instanceof VideoFrame) {
+    const frame = image.clone();
+    return [{ frame }, [frame]];
+  }
+  return imageMessage(image);
+}
+
+let nextStreamId = 1;
+const STREAM_BUFFER = 8; // frames: ~270 ms of a 30 fps camera
+
+/** The image as a message for the worker, with what to transfer. */
+async function imageMessage(image) {
+  if (typeof Blob !== 'undefined' && image instanceof Blob) {
+    const encoded = await image.arrayBuffer();
+    return [{ encoded }, [encoded]];
+  }
+  if (typeof ImageData !== 'undefined' && image instanceof ImageData) {
+    const rgba = image.data.slice().buffer;
+    return [{ rgba, width: image.width, height: image.height }, [rgba]];
+  }
+  if (typeof HTMLImageElement !== 'undefined' && image instanceof HTMLImageElement) {
+    if (!image.complete || !image.naturalWidth) throw new Error('The image element has no decoded image (not loaded yet, or broken).');
+  }
+  const drawable =
+    (typeof ImageBitmap !== 'undefined' && image instanceof ImageBitmap) ||
+    (typeof VideoFrame !== 'undefined' && image instanceof VideoFrame) ||
+    (typeof HTMLImageElement !== 'undefined' && image instanceof HTMLImageElement) ||
+    (typeof SVGImageElement !== 'undefined' && image instanceof SVGImageElement) ||
+    (typeof HTMLVideoElement !== 'undefined' && image instanceof HTMLVideoElement) ||
+    (typeof HTMLCanvasElement !== 'undefined' && image instanceof HTMLCanvasElement) ||
+    (typeof OffscreenCanvas !== 'undefined' && image instanceof OffscreenCanvas);
+  if (!drawable) {
+    const kind = image === null ? 'null' : image?.constructor?.name ?? typeof image;
+    throw new TypeError(
+      `Unsupported image type ${kind}. Should be one of: HTMLImageElement, SVGImageElement, HTMLVideoElement, ` +
+        'HTMLCanvasElement, OffscreenCanvas, ImageBitmap, VideoFrame, ImageData, Blob.',
+    );
+  }
+  // A copy the worker may own (the caller keeps its own bitmap or frame).
+  const bitmap = await createImageBitmap(image, { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+  return [{ bitmap }, [bitmap]];
+}
+
+export class ImageClassifier {
+  #handle;
+  #client;
+  #closed = false;
+
+  #resultCallback;
+  #streams = new Map(); // streamId -> {stop, finish}
+
+  constructor(client, handle, reply, resultCallback) {
+    this.#client = client;
+    this.#handle = handle;
+    this.#resultCallback = resultCallback;
+    this.#update(reply);
+    /** Milliseconds of the last classify: decode, preprocess, inference, postprocess. */
+    this.lastTimingsMs = null;
+    /** LIVE_STREAM counters of the Python runner: {received, processed, dropped, waiting,
+     *  maxWaiting} (waiting is 0 or 1: older frames are dropped). */
+    this.liveStreamStats = null;
+    /** LIVE_STREAM: ms from the last delivered frame's hand-over to its result here. */
+    this.lastLatencyMs = null;
+    client.liveListeners.set(handle, (message) => this.#onLive(message));
+  }
+
+  #onLive(message) {
+    if (message.type === 'streamEnded') {
+      this.#streams.get(message.streamId)?.finish(message.reason, message.message);
+      return;
+    }
+    if (message.stats) this.liveStreamStats = message.stats;
+    for (const { result, timings, sentAt } of message.results) {
+      this.lastTimingsMs = timings;
+      this.lastLatencyMs = sentAt === undefined ? null : epochNow() - sentAt;
+      try {
+        this.#resultCallback?.(result, result.timestampMs);
+      } catch (error) {
+        console.error('resultCallback failed:', error); // as MediaPipe: logged, never raised
+      }
+    }
+  }
+
+  #update(reply) {
+    /** The options in force (model bytes left out). */
+    this.options = reply.options;
+    /** What runs the model: {engine, backend: 'wasm' | 'webgpu', threads, note}. */
+    this.engine = reply.engine;
+  }
+
+  /**
+   * Creates a classifier. As in MediaPipe, a WasmFileset may come first (it is ignored: the
+   * runtime is served with this module).
+   */
+  static async createFromOptions(filesetOrOptions, maybeOptions) {
+    const options = isFileset(filesetOrOptions) ? maybeOptions : filesetOrOptions;
+    const client = worker();
+    const [sent, resultCallback] = splitCallback(options ?? {});
+    const reply = await client.call('create', { options: forWorker(sent) });
+    return new ImageClassifier(client, reply.handle, reply, resultCallback);
+  }
+
+  static createFromModelPath(filesetOrPath, maybePath) {
+    const path = isFileset(filesetOrPath) ? maybePath : filesetOrPath;
+    return ImageClassifier.createFromOptions({ baseOptions: { modelAssetPath: path } });
+  }
+
+  static createFromModelBuffer(filesetOrBuffer, maybeBuffer) {
+    const buffer = isFileset(filesetOrBuffer) ? maybeBuffer : filesetOrBuffer;
+    return ImageClassifier.createFromOptions({ baseOptions: { modelAssetBuffer: buffer } });
+  }
+
+  /** Changes the named options; an option set to undefined goes back to its default. */
+  async setOptions(options) {
+    this.#check();
+    const [sent, resultCallback, hasCallback] = splitCallback(options ?? {});
+    this.#update(await this.#client.call('setOptions', { handle: this.#handle, options: forWorker(sent) }));
+    if (hasCallback) this.#resultCallback = resultCallback;
+  }
+
+  /** Classifies one image (IMAGE mode): {classifications, timestampMs}. */
+  classify(image, imageProcessingOptions) {
+    return this.#classify(image, imageProcessingOptions, undefined);
+  }
+
+  /** Classifies one video frame (VIDEO mode); timestamps must increase. */
+  classifyForVideo(image, timestampMs, imageProcessingOptions) {
+    return this.#classify(image, imageProcessingOptions, timestampMs ?? null);
+  }
+
+  /**
+   * Hands one frame over (LIVE_STREAM mode) and resolves once the worker has it; the result
+   * goes to resultCallback(result, timestampMs). If a frame is still waiting for the engine,
+   * this one replaces it. Rejects with MediaPipe's errors (wrong mode, a timestamp that does
+   * not increase).
+   */
+  async classifyAsync(image, timestampMs, imageProcessingOptions) {
+    this.#check();
+    const sentAt = epochNow();
+    const started = performance.now();
+    const [message, transfer] = await liveImageMessage(image);
+    const decodeMs = performance.now() - started;
+    const reply = await this.#client.call(
+      'classifyAsync',
+      { handle: this.#handle, image: message, processing: imageProcessingOptions ?? null, timestampMs, sentAt, decodeMs },
+      transfer,
+    );
+    this.liveStreamStats = reply.stats;
+  }
+
+  /**
+   * Classifies every frame of a camera (LIVE_STREAM mode): the frames of `track` (a video
+   * MediaStreamTrack) go to the worker through a MediaStreamTrackProcessor's stream, without
+   * passing through this thread; where that API is missing (or with {transport: 'ImageBitmap'})
+   * each frame is posted as an ImageBitmap. Timestamps are the frames' own.
+   * Returns {transport, stop(), ended}: `ended` resolves to 'stopped' (stop() or close()),
+   * 'ended' (the track ended: camera unplugged or stopped) or rejects on an error.
+   */
+  classifyStream(track, { imageProcessingOptions, transport } = {}) {
+    this.#check();
+    if (!track || track.kind !== 'video') throw new TypeError('classifyStream needs a video MediaStreamTrack.');
+    const streamId = nextStreamId++;
+    let finish;
+    const ended = new Promise((resolve, reject) => {
+      finish = (reason, message) => {
+        this.#streams.delete(streamId);
+        if (reason === 'error') reject(new Error(message || 'The stream failed.'));
+        else resolve(reason);
+      };
+    });
+    const processing = imageProcessingOptions ?? null;
+    const useProcessor = transport !== 'ImageBitmap' && typeof MediaStreamTrackProcessor === 'function';
+    let stop;
+    if (useProcessor) {
+      // The stream goes to frame-relay.mjs, which reads it without pause (a camera discards
+      // frames that are not read promptly) and sends the frames to the classifier worker.
+      const { readable } = new MediaStreamTrackProcessor({ track, maxBufferSize: STREAM_BUFFER });
+      const relay = new Worker(RELAY_URL, { type: 'module', name: 'frame-relay' });
+      const { port1, port2 } = new MessageChannel();
+      relay.postMessage({ readable, port: port1 }, [readable, port1]);
+      this.#client
+        .call('stream', { handle: this.#handle, streamId, port: port2, processing }, [port2])
+        .catch((error) => finish('error', error.message));
+      ended.finally(() => relay.terminate()).catch(() => {});
+      stop = () => this.#client.call('stopStream', { streamId }).catch(() => {});
+    } else {
+      stop = this.#postFrames(track, processing, (reason, message) => finish(reason, message));
+    }
+    this.#streams.set(streamId, { stop, finish });
+    return { transport: useProcessor ? 'MediaStreamTrackProcessor' : 'ImageBitmap', stop, ended };
+  }
+
+  /** The fallback of classifyStream: a hidden <video> plays the track, and each new frame
+   *  (requestVideoFrameCallback) is handed over as an ImageBitmap. Returns stop(). */
+  #postFrames(track, processing, finish) {
+    const video = document.createElement('video');
+    video.muted = true;
+    video.playsInline = true;
+    video.srcObject = new MediaStream([track]);
+    let running = true;
+    const end = (reason, message) => {
+      if (!running) return;
+      running = false;
+      video.srcObject = null;
+      finish(reason, message);
+    };
+    track.addEventListener('ended', () => end('ended'), { once: true });
+    const onFrame = async (_now, metadata) => {
+      if (!running) return;
+      try {
+        const bitmap = await createImageBitmap(video);
+        const timestampMs = Math.round(metadata.captureTime ?? metadata.expectedDisplayTime);
+        await this.classifyAsync(bitmap, timestampMs, processing).catch((error) => {
+          if (!/monotonically increasing/.test(error.message)) throw error;
+        });
+      } catch (error) {
+        end('error', error.message);
+        return;
+      }
+      if (running) video.requestVideoFrameCallback(onFrame);
+    };
+    video.play().then(
+      () => video.requestVideoFrameCallback(onFrame),
+      (error) => end('error', error.message),
+    );
+    return () => end('stopped');
+  }
+
+  async #classify(image, processing, timestampMs) {
+    this.#check();
+    const started = performance.now();
+    const [message, transfer] = await imageMessage(image);
+    const decodeMs = performance.now() - started;
+    const reply = await this.#client.call(
+      'classify',
+      { handle: this.#handle, image: message, processing: processing ?? null, timestampMs, decodeMs },
+      transfer,
+    );
+    this.lastTimingsMs = reply.timings;
+    this.lastImageSize = reply.image;
+    return reply.result;
+  }
+
+  /** Frees the model. The worker (and Python) stay for other classifiers of the page. */
+  async close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const stream of [...this.#streams.values()]) stream.stop();
+    // In LIVE_STREAM, the frame still waiting is processed and its result delivered first.
+    await this.#client.call('close', { handle: this.#handle });
+    for (const stream of [...this.#streams.values()]) stream.finish('stopped');
+    this.#client.liveListeners.delete(this.#handle);
+  }
+
+  #check() {
+    if (this.#closed) throw new Error('The task is closed.');
+  }
+}
+
+export default ImageClassifier;
