@@ -90,6 +90,8 @@ def bench(_args: argparse.Namespace) -> None:
     """Measures speed (never part of the tests); writes its report under bench/."""
     setup()
     run(VENV_PYTHON, ROOT / "bench" / "native.py", cwd=ROOT)
+    # The browser: live camera fps and latency (Chromium's fake camera, 640x480).
+    run(VENV_PYTHON, ROOT / "bench" / "live.py", cwd=ROOT)
 
 
 def main() -> None:

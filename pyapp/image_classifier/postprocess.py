@@ -17,14 +17,27 @@ from .metadata import HeadMetadata, ScoreCalibration
 from .results import Category, Classifications
 
 DEFAULT_LOCALE = "en"
+_F32 = np.float32
+# The score types MediaPipe's classification heads take (uint8 and bool are "quantized").
+_SCORE_TYPES = (np.dtype(np.float32), np.dtype(np.uint8), np.dtype(np.bool_))
+# MediaPipe's kLogScoreMinimum: below it, the log is continued by its mirror image.
+_LOG_SCORE_MINIMUM = _F32(1e-16)
+
+
+def _clamped_log(x: np.ndarray) -> np.ndarray:
+    """MediaPipe's ClampedLog(x, 1e-16) on float32 values, in its float/double arithmetic."""
+    threshold = np.float64(_LOG_SCORE_MINIMUM)
+    wide = x.astype(np.float64)
+    mirrored = 2.0 * np.log(threshold) - np.log(2.0 * threshold - wide)
+    return np.where(x < _LOG_SCORE_MINIMUM, mirrored, np.log(wide)).astype(_F32)
 
 
 @dataclass(frozen=True)
 class _Calibration:
-    """A score calibration as arrays, one entry per class (NaN slope marks an empty line)."""
+    """A score calibration as float32 arrays, one entry per class (NaN slope: an empty line)."""
 
     function: str
-    default_score: float
+    default_score: np.float32
     scale: np.ndarray
     slope: np.ndarray
     offset: np.ndarray
@@ -34,10 +47,10 @@ class _Calibration:
     def create(cls, calibration: ScoreCalibration, num_classes: int) -> _Calibration:
         if len(calibration.parameters) != num_classes:
             raise ValueError(
-                f"Score calibration has {len(calibration.parameters)} lines but the "
-                f"head has {num_classes} categories."
+                f"Mismatch between number of sigmoids ({len(calibration.parameters)}) and "
+                f"number of elements in the input scores tensor ({num_classes})."
             )
-        columns = np.full((4, num_classes), np.nan)
+        columns = np.full((4, num_classes), np.nan, dtype=_F32)
         for i, params in enumerate(calibration.parameters):
             if params is not None:
                 columns[:, i] = (
@@ -46,21 +59,28 @@ class _Calibration:
                     params.offset,
                     -np.inf if params.min_score is None else params.min_score,
                 )
-        return cls(calibration.function, calibration.default_score, *columns)
+        return cls(calibration.function, _F32(calibration.default_score), *columns)
 
     def apply(self, scores: np.ndarray) -> np.ndarray:
-        """MediaPipe's ScoreCalibrationCalculator: scale * sigmoid(slope * f(x) + offset)."""
-        x = scores.astype(np.float64)
+        """MediaPipe's ScoreCalibrationCalculator: scale * sigmoid(slope * f(x) + offset),
+        clamped to [0, scale], with the same float32/float64 steps so results agree bit for bit.
+        """
+        x = scores.astype(_F32)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if self.function == "LOG":
-                x = np.log(x)
+                x = _clamped_log(x)
             elif self.function == "INVERSE_LOGISTIC":
-                x = np.log(x) - np.log1p(-x)
+                x = _clamped_log(x) - _clamped_log((1.0 - x.astype(np.float64)).astype(_F32))
             shifted = x * self.slope + self.offset
-            calibrated = self.scale / (1.0 + np.exp(-shifted))
-        calibrated = np.clip(calibrated, 0.0, self.scale)
+            wide = shifted.astype(np.float64)
+            # 1 / (1 + exp(-x)) for x >= 0, exp(x) / (1 + exp(x)) below, as MediaPipe.
+            positive = (self.scale / (1.0 + np.exp(-wide))).astype(_F32)
+            exp = np.exp(wide).astype(_F32)
+            negative = ((self.scale * exp) / (1.0 + exp.astype(np.float64))).astype(_F32)
+        calibrated = np.where(shifted >= 0, positive, negative)
+        calibrated = np.maximum(np.minimum(calibrated, self.scale), _F32(0))
         use_default = np.isnan(self.slope) | (scores < self.min_score)
-        return np.where(use_default, self.default_score, calibrated).astype(np.float32)
+        return np.where(use_default, self.default_score, calibrated).astype(_F32)
 
 
 @dataclass(frozen=True)
@@ -94,10 +114,11 @@ def plan_heads(
     Raises:
       ValueError: Allow/deny lists without labels, or metadata that does not fit the outputs.
     """
+    _check_output_types(output_details)
     if heads and len(heads) != len(output_details):
         raise ValueError(
-            f"The model metadata describes {len(heads)} output tensors, "
-            f"the model has {len(output_details)}."
+            f"Mismatch between number of output tensors ({len(output_details)}) and "
+            f"output tensors metadata ({len(heads)})."
         )
     locale = display_names_locale or DEFAULT_LOCALE
     names_filter = category_allowlist or category_denylist
@@ -110,6 +131,12 @@ def plan_heads(
             raise ValueError(
                 f"Mismatch between number of categories ({num_classes}) and number of "
                 f"labels ({len(names)}) in head {head_index}."
+            )
+        display_names = head.display_names(locale)
+        if display_names is not None and len(display_names) != len(names):
+            raise ValueError(
+                f"Mismatch between number of labels ({len(names)}) and display names "
+                f"({len(display_names)})."
             )
         keep = None
         if names_filter:
@@ -127,7 +154,7 @@ def plan_heads(
                 tensor_index=details["index"],
                 quantization=tuple(details.get("quantization", (0.0, 0))),
                 category_names=names,
-                display_names=head.display_names(locale),
+                display_names=display_names,
                 keep=keep,
                 score_threshold=(
                     score_threshold if score_threshold is not None else head.score_threshold
@@ -141,6 +168,24 @@ def plan_heads(
             )
         )
     return plans
+
+
+def _check_output_types(output_details: Sequence[TensorDetails]) -> None:
+    """MediaPipe's rule: float32 scores, or quantized (uint8, bool) ones on every head."""
+    quantized = 0
+    for i, details in enumerate(output_details):
+        dtype = np.dtype(details["dtype"])
+        if dtype not in _SCORE_TYPES:
+            raise ValueError(
+                f"Expected output tensor at index {i} to have type UINT8 or FLOAT32 or BOOL, "
+                f"found {dtype.name.upper()} instead."
+            )
+        quantized += dtype != np.float32
+    if quantized not in (0, len(output_details)):
+        raise ValueError(
+            "Expected either all or none of the output tensors to be quantized, but found "
+            f"{quantized} quantized outputs for {len(output_details)} total outputs."
+        )
 
 
 def dequantize(values: np.ndarray, quantization: tuple[float, int]) -> np.ndarray:

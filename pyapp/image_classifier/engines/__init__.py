@@ -1,13 +1,15 @@
 """Inference engines behind one interface shaped like tflite-runtime's ``Interpreter``.
 
 The classifier never knows which engine runs the model: it asks ``load`` for an interpreter
-for the model bytes and drives it through ``Interpreter``. CPython registers onnxruntime;
-the browser adapter (``engines.browser``, imported only in Pyodide) registers its own
-factories over the same formats, so one classifier serves both.
+for the model bytes and drives it through ``Interpreter``. CPython registers onnxruntime for
+.onnx and LiteRT (ai-edge-litert) for .tflite, each imported when first used; the browser
+adapter (``engines.browser``, imported only in Pyodide) registers its own factories over the
+same formats, so one classifier serves both.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Callable
 
 from .base import Interpreter, TensorDetails
@@ -29,7 +31,15 @@ def _onnxruntime(model: bytes, delegate: str) -> Interpreter:
     return OnnxRuntimeInterpreter(model, delegate)
 
 
-register("onnx", _onnxruntime)
+def _litert(model: bytes, delegate: str) -> Interpreter:
+    from .litert import LiteRtInterpreter
+
+    return LiteRtInterpreter(model, delegate)
+
+
+if sys.platform != "emscripten":  # Pyodide: engines.browser.install registers the JS engines
+    register("onnx", _onnxruntime)
+    register("tflite", _litert)
 
 
 def load(model: bytes, model_format: str, delegate: str) -> Interpreter:
