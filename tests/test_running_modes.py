@@ -15,16 +15,18 @@ from image_classifier import (
     ImageClassifierOptions,
     RunningMode,
 )
+from image_classifier.live_stream import HostScheduling, ThreadScheduling
 
 
-def create(mode: RunningMode, callback=None, **options) -> ImageClassifier:
+def create(mode: RunningMode, callback=None, scheduling=None, **options) -> ImageClassifier:
     return ImageClassifier.create_from_options(
         ImageClassifierOptions(
             base_options=BaseOptions(model_asset_path=str(model_file("lite0_int8"))),
             running_mode=mode,
             result_callback=callback,
             **options,
-        )
+        ),
+        live_stream_scheduling=scheduling,
     )
 
 
@@ -148,3 +150,49 @@ def test_closed_classifier_refuses_work():
     classifier.close()
     with pytest.raises(ValueError, match="closed"):
         classifier.classify(photo("coffee.png"))
+
+
+def test_live_stream_runs_on_a_thread_by_default_on_cpython():
+    with create(RunningMode.LIVE_STREAM, lambda *_: None) as classifier:
+        assert isinstance(classifier.live_stream_scheduling, ThreadScheduling)
+    with create(RunningMode.VIDEO) as classifier:
+        assert classifier.live_stream_scheduling is None and classifier.live_stream_stats is None
+
+
+def test_live_stream_driven_by_the_host_without_threads():
+    """HostScheduling (what Pyodide uses): frames wait until the host calls run_pending();
+    the same runner drops all but the latest and keeps result timestamps increasing."""
+    results = []
+    woken = []
+    scheduling = HostScheduling(on_frame_waiting=lambda: woken.append(1))
+    cat, coffee = photo("chelsea.png"), photo("coffee.png")
+    threads_before = threading.active_count()
+    with create(
+        RunningMode.LIVE_STREAM,
+        lambda result, image, ts: results.append((ts, result.classifications[0].categories[0].category_name)),
+        scheduling,
+        max_results=1,
+    ) as classifier:
+        assert classifier.live_stream_scheduling is scheduling
+        assert not scheduling.pending and scheduling.run_pending() is False
+        for timestamp, frame in [(1, cat), (2, cat), (3, coffee)]:
+            classifier.classify_async(frame, timestamp)
+        assert results == [] and scheduling.pending and len(woken) == 3
+        assert scheduling.run_pending() is True
+        assert results == [(3, "espresso")]
+        classifier.classify_async(cat, 4)
+        classifier.classify_async(cat, 5)
+        assert scheduling.run_pending() and not scheduling.run_pending()
+        classifier.classify_async(coffee, 6)  # still waiting at close: close() processes it
+        stats = classifier.live_stream_stats
+    assert threading.active_count() == threads_before, "no thread was started"
+    assert results == [(3, "espresso"), (5, "Egyptian cat"), (6, "espresso")]
+    assert (stats.received, stats.processed, stats.dropped, stats.waiting) == (6, 3, 3, 0)
+    assert stats.max_waiting == 1
+
+
+def test_host_scheduling_serves_one_task():
+    scheduling = HostScheduling()
+    with create(RunningMode.LIVE_STREAM, lambda *_: None, scheduling):
+        with pytest.raises(ValueError, match="one task"):
+            create(RunningMode.LIVE_STREAM, lambda *_: None, scheduling)

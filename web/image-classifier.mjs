@@ -86,9 +86,12 @@ function worker() {
 }
 
 /** Starts loading Python and the packages now (createFromOptions does it too). Resolves to
- *  the runtime's status: crossOriginIsolated, threads, JSPI, boot times. */
-export function loadRuntime() {
-  return worker().call('status');
+ *  the runtime's status: crossOriginIsolated, threads, JSPI, boot times, memory (bytes of
+ *  the WebAssembly heaps: pyodideWasm, engineWasm).
+ *  Option: numThreads, the WebAssembly threads of onnxruntime-web (default: the cores, at
+ *  most 4); only before the first model loads. */
+export function loadRuntime(options = {}) {
+  return worker().call('status', { numThreads: options.numThreads });
 }
 
 const isFileset = (value) => value && (value.wasmLoaderPath !== undefined || value.wasmBinaryPath !== undefined);
@@ -176,6 +179,7 @@ export class ImageClassifier {
 
   #resultCallback;
   #streams = new Map(); // streamId -> {stop, finish}
+  #liveSends = Promise.resolve();
 
   constructor(client, handle, reply, resultCallback) {
     this.#client = client;
@@ -265,15 +269,21 @@ export class ImageClassifier {
   async classifyAsync(image, timestampMs, imageProcessingOptions) {
     this.#check();
     const sentAt = epochNow();
-    const started = performance.now();
-    const [message, transfer] = await liveImageMessage(image);
-    const decodeMs = performance.now() - started;
-    const reply = await this.#client.call(
-      'classifyAsync',
-      { handle: this.#handle, image: message, processing: imageProcessingOptions ?? null, timestampMs, sentAt, decodeMs },
-      transfer,
-    );
-    this.liveStreamStats = reply.stats;
+    // Frames leave in the order of the calls, whatever their types take to convert.
+    const posted = this.#liveSends.then(async () => {
+      const started = performance.now();
+      const [message, transfer] = await liveImageMessage(image);
+      const decodeMs = performance.now() - started;
+      const reply = this.#client.call(
+        'classifyAsync',
+        { handle: this.#handle, image: message, processing: imageProcessingOptions ?? null, timestampMs, sentAt, decodeMs },
+        transfer,
+      );
+      return { reply };
+    });
+    this.#liveSends = posted.catch(() => {});
+    const { reply } = await posted;
+    this.liveStreamStats = (await reply).stats;
   }
 
   /**

@@ -24,7 +24,7 @@ export const live = {
     state: 'off', // 'off' | 'starting' | 'on'
     message: '',
   },
-  video: { classifier: null, results: [], frames: 0, state: 'idle', done: Promise.resolve(), source: '' },
+  video: { classifier: null, file: null, results: [], frames: 0, state: 'idle', runs: 0, done: Promise.resolve() },
 };
 
 let formOptions = () => ({});
@@ -240,6 +240,25 @@ function seek(player, seconds) {
   });
 }
 
+const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The frame shown after seeking to `seconds`. Right after 'seeked' the element may still
+ *  hold the previous frame: while the frame is not after `afterMs`, wait for the next one to
+ *  be presented (for up to a second: a seek within the same frame presents nothing new). */
+async function frameAt(player, seconds, afterMs) {
+  const presented = () => new Promise((resolve) => player.requestVideoFrameCallback(resolve));
+  let next = presented();
+  await seek(player, seconds);
+  let frame = new VideoFrame(player);
+  for (let tries = 0; frame.timestamp / 1000 <= afterMs && tries < 20; tries++) {
+    await Promise.race([next, delay(50)]);
+    next = presented();
+    frame.close();
+    frame = new VideoFrame(player);
+  }
+  return frame;
+}
+
 function loadVideo(player, url) {
   return new Promise((resolve, reject) => {
     player.onloadeddata = () => resolve();
@@ -272,8 +291,7 @@ async function classifyVideo() {
     let lastTimestamp = -1;
     let lastDrawn = 0;
     while (!cancelVideo) {
-      await seek(player, seconds);
-      const frame = new VideoFrame(player);
+      const frame = await frameAt(player, seconds, lastTimestamp);
       const frameMs = frame.timestamp / 1000;
       const step = (frame.duration || 1e6 / 30) / 1e6;
       try {
@@ -306,6 +324,7 @@ async function classifyVideo() {
   } finally {
     video.classifier = null;
     await classifier?.close().catch(() => {});
+    video.runs += 1;
     setVideoState('idle');
   }
 }
@@ -425,7 +444,7 @@ export function initLive({ options }) {
     event.target.value = '';
     if (!file) return;
     videoFile = file;
-    video.source = file.name;
+    video.file = file;
     $('video-info').textContent = file.name;
     video.done = classifyVideo();
   });

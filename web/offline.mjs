@@ -153,6 +153,7 @@ async function renderStorage() {
   line.dataset.caches = JSON.stringify(Object.fromEntries(sizes.map((s) => [s.name, s.bytes])));
 }
 
+let persistAsked = false;
 /** Redraws the panel from the service worker's status and the storage in use. */
 async function redraw() {
   try {
@@ -161,6 +162,11 @@ async function redraw() {
     renderStatus(s);
     renderModels(s);
     if (errorOfApp && (s?.complete || s?.progress)) showError('');
+    // Stored: ask the browser not to clear it under storage pressure (granted silently or not).
+    if (s?.complete && !persistAsked) {
+      persistAsked = true;
+      await navigator.storage?.persist?.().catch(() => false);
+    }
     await renderStorage();
   } catch (error) {
     console.warn('Offline panel:', error);
@@ -212,6 +218,11 @@ export function offlineModels(list) {
 
 function offerUpdate(newer) {
   if (!navigator.serviceWorker.controller) return; // a first install: nothing to replace
+  if (!waiting) {
+    // When the new version takes over (Reload here or in another tab), this page reloads
+    // into it rather than run on beside it.
+    navigator.serviceWorker.addEventListener('controllerchange', () => location.reload(), { once: true });
+  }
   waiting = newer;
   $('update').hidden = false;
 }
@@ -219,7 +230,6 @@ function offerUpdate(newer) {
 $('update-reload').addEventListener('click', () => {
   if (!waiting) return location.reload();
   $('update-reload').disabled = true;
-  navigator.serviceWorker.addEventListener('controllerchange', () => location.reload(), { once: true });
   waiting.postMessage({ type: 'skip-waiting' });
 });
 

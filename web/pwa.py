@@ -122,7 +122,8 @@ def _render(width: float, shapes: list[dict], size: int) -> bytes:
 
 def _png(rgba: bytes, size: int) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
     stride = size * 4
     raw = b"".join(b"\x00" + rgba[y * stride : (y + 1) * stride] for y in range(size))

@@ -262,9 +262,10 @@ function postLive(handle, value) {
 }
 
 // The engines compute on this thread (onnxruntime-web's WASM run is synchronous): frames that
-// arrive meanwhile wait in the transport (the message queue, or the camera stream's buffer).
-// A run_pending therefore starts only after the event loop has had a turn, so those frames are
-// handed over first: Python keeps the newest and counts the others as dropped.
+// arrive meanwhile wait in the transport (this worker's messages: classifyAsync calls, or the
+// frames frame-relay.mjs sends). A run_pending therefore starts only after the event loop has
+// had a turn, so those frames are handed over first: Python keeps the newest and counts the
+// others as dropped.
 const turn = new MessageChannel();
 const turnWaiters = [];
 turn.port1.onmessage = () => turnWaiters.shift()?.();
@@ -373,8 +374,9 @@ function memory() {
 }
 
 const OPS = {
-  async status() {
+  async status({ numThreads }) {
     await ready;
+    if (numThreads) ort.setThreadCount(numThreads);
     return {
       crossOriginIsolated: self.crossOriginIsolated,
       hardwareConcurrency: self.navigator.hardwareConcurrency,

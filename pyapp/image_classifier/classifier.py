@@ -13,6 +13,7 @@ from typing import Optional
 
 from . import engines, postprocess, preprocess
 from .image import Image
+from .live_stream import Scheduling
 from .metadata import ModelMetadata, model_format, read_model_metadata
 from .options import (
     BaseOptions,
@@ -40,7 +41,13 @@ class ImageClassifier(VisionTask):
     or use it in a ``with`` block.
     """
 
-    def __init__(self, options: ImageClassifierOptions, model: bytes) -> None:
+    def __init__(
+        self,
+        options: ImageClassifierOptions,
+        model: bytes,
+        *,
+        live_stream_scheduling: Optional[Scheduling] = None,
+    ) -> None:
         self._metadata: ModelMetadata = read_model_metadata(model)
         self._interpreter = engines.load(
             model, model_format(model), (options.base_options.delegate or Delegate.CPU).name
@@ -56,6 +63,7 @@ class ImageClassifier(VisionTask):
         super().__init__(
             options.running_mode,
             self._classify_live_frame if options.running_mode == RunningMode.LIVE_STREAM else None,
+            live_stream_scheduling,
         )
 
     @classmethod
@@ -71,8 +79,19 @@ class ImageClassifier(VisionTask):
         )
 
     @classmethod
-    def create_from_options(cls, options: ImageClassifierOptions) -> ImageClassifier:
+    def create_from_options(
+        cls,
+        options: ImageClassifierOptions,
+        *,
+        live_stream_scheduling: Optional[Scheduling] = None,
+    ) -> ImageClassifier:
         """A classifier for ``options``.
+
+        Args:
+          options: The task's options.
+          live_stream_scheduling: LIVE_STREAM only: when frames get processed. By default a
+            worker thread on CPython, and ``HostScheduling`` in Pyodide, whose ``run_pending()``
+            the host calls (see ``live_stream``).
 
         Raises:
           ValueError: Invalid options, or a model that cannot be used with them.
@@ -87,7 +106,7 @@ class ImageClassifier(VisionTask):
                 model = file.read()
         if not model:
             raise ValueError("The model file is empty.")
-        return cls(options, model)
+        return cls(options, model, live_stream_scheduling=live_stream_scheduling)
 
     @property
     def metadata(self) -> ModelMetadata:

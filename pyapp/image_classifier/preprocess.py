@@ -164,7 +164,8 @@ def _source_coordinates(matrix: np.ndarray, out_width: int, out_height: int):
     limit = float(np.iinfo(np.int32).max), float(np.iinfo(np.int32).min)
     fx = np.clip((x0 + m[0] * offset) * w, limit[1], limit[0])
     fy = np.clip((y0 + m[3] * offset) * w, limit[1], limit[0])
-    return np.rint(fx).astype(np.int64), np.rint(fy).astype(np.int64)
+    # OpenCV's saturate_cast<int>; np.intp also makes them valid indices on wasm32 (int32).
+    return np.rint(fx).astype(np.intp), np.rint(fy).astype(np.intp)
 
 
 def warp(pixels: np.ndarray, matrix: np.ndarray, out_width: int, out_height: int) -> np.ndarray:

@@ -9,18 +9,27 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Optional
 
-from .live_stream import LatestFrameRunner, LiveStreamStats
+from .live_stream import LatestFrameRunner, LiveStreamStats, Scheduling
 from .options import RunningMode
 
 
 class VisionTask:
     """Base of the user-facing task classes."""
 
-    def __init__(self, running_mode: RunningMode, live_stream: Optional[Callable[[Any], None]]):
+    def __init__(
+        self,
+        running_mode: RunningMode,
+        live_stream: Optional[Callable[[Any], None]],
+        live_stream_scheduling: Optional[Scheduling] = None,
+    ):
         self._running_mode = running_mode
         self._last_timestamp_ms: Optional[int] = None
         self._timestamp_lock = threading.Lock()
-        self._runner = LatestFrameRunner(live_stream) if live_stream is not None else None
+        self._runner = (
+            LatestFrameRunner(live_stream, live_stream_scheduling)
+            if live_stream is not None
+            else None
+        )
         self._closed = False
 
     @property
@@ -31,6 +40,11 @@ class VisionTask:
     def live_stream_stats(self) -> Optional[LiveStreamStats]:
         """Frames received, processed and dropped in LIVE_STREAM mode; None otherwise."""
         return self._runner.stats if self._runner else None
+
+    @property
+    def live_stream_scheduling(self) -> Optional[Scheduling]:
+        """What processes LIVE_STREAM frames (a thread, or the host's loop); None otherwise."""
+        return self._runner.scheduling if self._runner else None
 
     def _check_mode(self, expected: RunningMode) -> None:
         if self._closed:

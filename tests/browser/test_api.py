@@ -238,7 +238,7 @@ ERRORS = [
     ("create({baseOptions: {modelAssetBuffer: new Uint8Array([1, 2, 3])}})", None),
     (
         "create({baseOptions: {modelAssetPath: '/models/efficientnet_lite0_fp32.tflite'}})",
-        "No inference engine for tflite models in the browser yet. Supported: onnx.",
+        "No inference engine for tflite models. Supported: onnx.",
     ),
     (
         "create({baseOptions: {modelAssetPath: M, delegate: 'TPU'}})",
@@ -247,7 +247,15 @@ ERRORS = [
     ("create({baseOptions: {modelAssetPath: M}, maxResult: 3})", "Unknown option 'maxResult'."),
     (
         "create({baseOptions: {modelAssetPath: M}, runningMode: 'LIVE_STREAM'})",
-        "LIVE_STREAM is not available in the browser API: use VIDEO with classifyForVideo.",
+        "The vision task is in live stream mode, a user-defined result callback must be provided.",
+    ),
+    (
+        "create({baseOptions: {modelAssetPath: M}, resultCallback: () => {}})",
+        "The vision task is in image or video mode, a user-defined result callback should not be provided.",
+    ),
+    (
+        "(await make()).classifyAsync(png, 1)",
+        "Task is not initialized with the live stream mode. Current running mode:IMAGE",
     ),
     (
         "(await make()).classify(png, {rotationDegrees: 45})",

@@ -36,6 +36,13 @@ LITE0_INT8 = "models/efficientnet_lite0_int8.onnx"
 LITE2 = "models/efficientnet_lite2_fp32.onnx"
 
 
+@pytest.fixture(scope="module")
+def own_site(server, tmp_path_factory):
+    """The site built into a folder of this module's own: a service worker checks every file
+    against its build, so a site/ rebuilt meanwhile (another test run) must not be served."""
+    return build_site.build(tmp_path_factory.mktemp("offline") / "site")
+
+
 @contextmanager
 def serving(site, isolation: bool):
     """Serves ``site`` on a free port until the block ends or ``stop()`` is called."""
@@ -62,7 +69,8 @@ def installability_errors(page) -> list[str]:
     """Chromium's reasons why the page could not be installed (none: installable)."""
     cdp = page.context.new_cdp_session(page)
     try:
-        return [e["errorId"] for e in cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]]
+        errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+        return [error["errorId"] for error in errors]
     finally:
         cdp.detach()
 
@@ -76,7 +84,12 @@ def wait_stored(page, timeout: float = 90_000) -> dict:
 
 
 def start(page, url: str) -> float:
-    """Opens the app; seconds until it is ready to classify (model loaded)."""
+    """Opens the app; seconds until it is ready to classify (model loaded). The page's console
+    is printed (pytest shows it when a test fails)."""
+    if not getattr(page, "console_printed", False):
+        page.on("console", lambda message: print(f"console {message.type}: {message.text}"))
+        page.on("pageerror", lambda error: print(f"pageerror: {error}"))
+        page.console_printed = True
     started = time.perf_counter()
     page.goto(url)
     wait_for_app(page)
@@ -91,14 +104,17 @@ def same(got: list, want: list, tolerance: float = 1e-6) -> None:
 def keep_offline(page, path: str) -> None:
     page.check(f"#offline-models input[data-path='{path}']")
     page.wait_for_function(
-        """(path) => { const box = document.querySelector(`#offline-models input[data-path='${path}']`);
+        """(path) => {
+            const box = document.querySelector(`#offline-models input[data-path='${path}']`);
             return box && box.checked && !box.disabled; }""",
         arg=path,
         timeout=60_000,
     )
 
 
-def test_offline_network_off_server_stopped_and_browser_restarted(playwright_instance, tmp_path):
+def test_offline_network_off_server_stopped_and_browser_restarted(
+    playwright_instance, own_site, tmp_path
+):
     """A static host (no COOP/COEP): one visit online, then the app works without a network,
     without the server, and after a browser restart; cross-origin isolated every time."""
     profile = tmp_path / "profile"
@@ -112,7 +128,7 @@ def test_offline_network_off_server_stopped_and_browser_restarted(playwright_ins
     want = [(c["index"], c["score"]) for c in want["categories"]]
     int8_top = cpython_result(LITE0_INT8.split("/")[1], "chelsea.png")["classifications"][0]
     times = {}
-    with serving(build_site.DEFAULT_SITE, isolation=False) as httpd:
+    with serving(own_site, isolation=False) as httpd:
         url = httpd.origin + "/"
         context = launch()
         try:
@@ -125,6 +141,19 @@ def test_offline_network_off_server_stopped_and_browser_restarted(playwright_ins
             assert installability_errors(page) == []
             # Another model, kept offline on demand.
             keep_offline(page, LITE0_INT8)
+            # What is stored: each cache's size, and the browser's estimate.
+            sizes = {
+                f"image-classifier-app-{status['version']}": status["bytes"],
+                "image-classifier-extra": status["lazy"][LITE0_INT8]["bytes"],
+            }
+            page.wait_for_function(
+                """(sizes) => {
+                    const shown = JSON.parse(document.querySelector('#offline-storage').dataset.caches || '{}');
+                    return Object.keys(shown).length === Object.keys(sizes).length
+                        && Object.entries(sizes).every(([name, bytes]) => shown[name] === bytes); }""",
+                arg=sizes,
+            )
+            assert "of the" in page.inner_text("#offline-storage")  # navigator.storage.estimate()
 
             context.set_offline(True)
             try:
@@ -173,8 +202,8 @@ def test_a_new_deployment_prompts_then_runs_and_drops_the_old_cache(browser, tmp
         context = new_context(browser, httpd.origin)
         try:
             page = context.new_page()
-            page.console_lines = []
-            start(page, httpd.origin + "/")
+            seconds = start(page, httpd.origin + "/")
+            print(f"\nstart to ready (first visit, server with COOP/COEP): {seconds:.2f} s")
             old = wait_stored(page)
             keep_offline(page, LITE0_INT8)
             assert page.evaluate("window.app.deployment") is None
@@ -247,8 +276,8 @@ def test_installable(app_page):
         cdp.detach()
 
 
-def test_a_refused_quota_is_explained_and_the_app_works_online(browser):
-    with serving(build_site.DEFAULT_SITE, isolation=True) as httpd:
+def test_a_refused_quota_is_explained_and_the_app_works_online(browser, own_site):
+    with serving(own_site, isolation=True) as httpd:
         context = new_context(browser, httpd.origin)
         page = context.new_page()
         cdp = context.new_cdp_session(page)

@@ -107,19 +107,57 @@ def test_package_wheel_is_pure_python_and_complete():
     assert any(n.endswith(".dist-info/RECORD") for n in names)
 
 
-def test_precache_lists_existing_files_for_the_default_page(server):
+def test_service_worker_lists_every_file_with_its_sha256(server):
+    """sw.js carries the list (precache.json is the same): the default page's files are
+    stored up front, the other models and the WebGPU bundle on demand, every file with its
+    sha256 and size."""
     site = build_site.DEFAULT_SITE
-    listed = json.loads((site / "precache.json").read_text())
-    assert listed[0] == "./"
-    for path in listed[1:]:
-        assert (site / path).is_file(), path
+    manifest = json.loads((site / "precache.json").read_text())
+    assert json.dumps(manifest, indent=1, sort_keys=True) in (site / "sw.js").read_text()
+    precache, lazy = manifest["precache"], manifest["lazy"]
+    for path, entry in [*precache.items(), *lazy.items()]:
+        data = (site / ("index.html" if path == "./" else path)).read_bytes()
+        assert (hashlib.sha256(data).hexdigest(), len(data)) == (entry["sha256"], entry["bytes"])
+    served = {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()}
+    listed = {"index.html" if p == "./" else p for p in [*precache, *lazy]}
+    assert listed == served - {".site-build", "sw.js", "precache.json"}
     for needed in [
-        "index.html",
+        "./",
+        "app.mjs",
+        "offline.mjs",
         "worker.mjs",
+        "manifest.webmanifest",
+        "icons/icon-192.png",
         "pyodide/pyodide.asm.wasm",
-        "ort/ort-wasm-simd-threaded.wasm",
-        "models/efficientnet_lite0_fp32.onnx",
+        "pyodide/python_stdlib.zip",
         "pyodide/numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl",
+        "pyodide/pillow-10.2.0-cp312-cp312-pyodide_2024_0_wasm32.whl",
+        "pyodide/image_classifier-0.1.0-py3-none-any.whl",
+        "ort/ort.wasm.min.mjs",
+        "ort/ort-wasm-simd-threaded.wasm",
+        "models/index.json",
+        "models/efficientnet_lite0_fp32.onnx",
     ]:
-        assert needed in listed
-    assert not any("webgpu" in p or "asyncify" in p for p in listed)
+        assert needed in precache, needed
+    assert lazy and all(p.startswith(build_site.OFFLINE_ON_DEMAND) for p in lazy)
+    assert "models/efficientnet_lite2_fp32.onnx" in lazy
+    assert manifest["bytes"] == sum(e["bytes"] for e in precache.values())
+
+
+def test_cache_version_is_a_hash_of_the_content(tmp_path):
+    pwa = build_site.pwa
+    (tmp_path / "index.html").write_text("one")
+    (tmp_path / "a.js").write_text("a")
+
+    def version(salt: bytes = b"sw") -> str:
+        return pwa.build_manifest(tmp_path, ["./", "a.js"], [], salt)["version"]
+
+    first = version()
+    assert version() == first
+    (tmp_path / "a.js").write_text("b")
+    assert version() != first
+    (tmp_path / "a.js").write_text("a")
+    assert version() == first and version(b"another sw.js") != first
+    template = (build_site.WEB / "sw.js").read_text()
+    filled = pwa.service_worker(template, {"version": first})
+    assert pwa.BUILD_PLACEHOLDER not in filled and f'"version": "{first}"' in filled

@@ -24,9 +24,18 @@ const ORT_BASE = new URL('../ort/', import.meta.url).href;
 const BUNDLES = { wasm: 'ort.wasm.min.mjs', webgpu: 'ort.webgpu.min.mjs' };
 const bundles = {};
 
+let requestedThreads = 0;
+
+/** Asks for `count` threads instead of the default; only before the first model loads. */
+export function setThreadCount(count) {
+  if (bundles.wasm || bundles.webgpu) throw new Error('numThreads must be set before the first model loads.');
+  requestedThreads = Math.max(1, Math.floor(count));
+}
+
 /** Threads onnxruntime may use: cores (at most 4) when cross-origin isolated, else 1. */
 export function threadCount() {
   if (!self.crossOriginIsolated) return 1;
+  if (requestedThreads) return requestedThreads;
   return Math.max(1, Math.min(4, self.navigator.hardwareConcurrency || 1));
 }
 

@@ -18,7 +18,7 @@ import js  # type: ignore[import-not-found]
 import numpy as np
 from pyodide.ffi import JsException, JsProxy, create_proxy, run_sync, to_js  # type: ignore[import-not-found]
 
-from . import _factories, register
+from . import register
 from .base import TensorDetails
 
 _DTYPES = {"float32": np.float32, "uint8": np.uint8, "int8": np.int8}
@@ -126,24 +126,13 @@ def install(adapters: JsProxy, fetch_model: JsProxy) -> None:
     ``fetch_model(url)`` (a JS function returning a Promise of a Uint8Array) reads models."""
     global _fetch_model
     _fetch_model = fetch_model
-    in_browser = [str(name) for name in js.Object.keys(adapters)]
-    for model_format in in_browser:
+    for model_format in js.Object.keys(adapters):
         adapter = getattr(adapters, model_format)
 
         def factory(model: bytes, delegate: str, adapter: JsProxy = adapter) -> JsEngineInterpreter:
             return JsEngineInterpreter(adapter, model, delegate)
 
         register(model_format, factory)
-    # The CPython engines of other formats cannot run here (their packages are native).
-    for model_format in set(_factories) - set(in_browser):
-
-        def unavailable(_model: bytes, _delegate: str, model_format: str = model_format):
-            raise NotImplementedError(
-                f"No inference engine for {model_format} models in the browser yet. "
-                f"Supported: {', '.join(sorted(in_browser))}."
-            )
-
-        register(model_format, unavailable)
 
 
 def load_model(url: str) -> bytes:
