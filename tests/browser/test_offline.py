@@ -292,7 +292,8 @@ def test_a_refused_quota_is_explained_and_the_app_works_online(browser, own_site
             assert "Not enough storage to keep the app offline" in message, message
             assert "keeps working online" in message
             assert page.is_visible("#offline-retry")
-            assert page.get_attribute("#offline", "data-state") == "incomplete"
+            # The error arrives first; the panel's state follows once the status is re-read.
+            page.wait_for_selector('#offline[data-state="incomplete"]', timeout=30_000)
             # Still classifying, and after a reload still starting (what is missing comes from
             # the network).
             want = cpython_result(LITE0, "coffee.png", {"maxResults": 5})["classifications"][0]
