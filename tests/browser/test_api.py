@@ -62,32 +62,19 @@ def test_runtime_is_cross_origin_isolated_with_threads(api_page):
     assert any(url.endswith("/ort/ort-wasm-simd-threaded.mjs") for url in worker_urls), worker_urls
 
 
-@pytest.mark.parametrize("model", FLOAT_MODELS)
-def test_float_models_equal_cpython(api_page, model):
+@pytest.mark.parametrize(
+    "model, same_top, tolerance",
+    [(model, 5, 1e-4) for model in FLOAT_MODELS] + [(model, 1, INT8_TOLERANCE) for model in INT8_MODELS],
+)
+def test_models_equal_cpython(api_page, model, same_top, tolerance):
+    """float32: the same top 5 within 1e-4; int8: the same top 1 within INT8_TOLERANCE."""
     if not (MODELS / model).exists():
         pytest.fail(f"models/{model} is missing (python3 build.py models)")
     results = classify_photos(api_page, model, PHOTOS, {"maxResults": -1})
     worst = 0.0
     for photo, result in zip(PHOTOS, results):
-        worst = max(
-            worst, compare(result, cpython_result(model, photo, {"maxResults": -1}), 5, 1e-4)
-        )
-    print(
-        f"{model}: largest |browser - CPython| over {len(PHOTOS)} photos x 1000 scores: {worst:.2e}"
-    )
-
-
-@pytest.mark.parametrize("model", INT8_MODELS)
-def test_int8_models_equal_cpython(api_page, model):
-    if not (MODELS / model).exists():
-        pytest.fail(f"models/{model} is missing (python3 build.py models)")
-    results = classify_photos(api_page, model, PHOTOS, {"maxResults": -1})
-    worst = 0.0
-    for photo, result in zip(PHOTOS, results):
-        worst = max(
-            worst,
-            compare(result, cpython_result(model, photo, {"maxResults": -1}), 1, INT8_TOLERANCE),
-        )
+        expected = cpython_result(model, photo, {"maxResults": -1})
+        worst = max(worst, compare(result, expected, same_top, tolerance))
     print(
         f"{model}: largest |browser - CPython| over {len(PHOTOS)} photos x 1000 scores: {worst:.2e}"
     )
