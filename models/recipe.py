@@ -583,6 +583,37 @@ def _check_tflite_contract(name: str, data: bytes) -> None:
         raise RuntimeError(f"{name}: interface {got}, expected {expected}")
 
 
+class _Agreement:
+    """Top-1 agreement of int8 with fp32 over the measured images, overall and where fp32 is
+    confident, plus each whole photo's top-1 for the printed table."""
+
+    def __init__(self) -> None:
+        self.images = self.agree = self.confident = self.confident_agree = 0
+        self.scores = {}
+
+    def add(self, name: str, probs, q_probs) -> None:
+        import numpy as np
+
+        same = int(np.argmax(probs) == np.argmax(q_probs))
+        self.images += 1
+        self.agree += same
+        if probs.max() >= CONFIDENT:
+            self.confident += 1
+            self.confident_agree += same
+        self.scores.setdefault(name, (int(np.argmax(probs)), float(probs.max()),
+                                      int(np.argmax(q_probs)), float(q_probs.max())))
+
+    def as_dict(self) -> dict:
+        return {
+            "images": self.images,
+            "int8_top1_agree": self.agree,
+            "int8_top1_agreement": self.agree / self.images,
+            "confident_images": self.confident,
+            "int8_top1_agree_confident": self.confident_agree,
+            "scores": self.scores,
+        }
+
+
 def measure_tflite(fp32_onnx: bytes, fp32: bytes, int8: bytes, photos) -> dict:
     """The .tflite files against the fp32 ONNX file, and int8 against fp32, on the same inputs."""
     import numpy as np
@@ -590,29 +621,14 @@ def measure_tflite(fp32_onnx: bytes, fp32: bytes, int8: bytes, photos) -> dict:
     onnx_session = _session(fp32_onnx)
     fp32_interpreter, int8_interpreter = _tflite_interpreter(fp32), _tflite_interpreter(int8)
     diff = 0.0
-    agree = confident = confident_agree = 0
-    whole_photo_scores = {}
+    agreement = _Agreement()
     for name, image in photos:
         x = normalize(image)
         (reference,) = onnx_session.run(None, {"image": x})
         probs, q_probs = _tflite_run(fp32_interpreter, x), _tflite_run(int8_interpreter, x)
         diff = max(diff, float(np.abs(probs - reference[0]).max()))
-        same = int(np.argmax(probs) == np.argmax(q_probs))
-        agree += same
-        if probs.max() >= CONFIDENT:
-            confident += 1
-            confident_agree += same
-        whole_photo_scores.setdefault(name, (int(np.argmax(probs)), float(probs.max()),
-                                             int(np.argmax(q_probs)), float(q_probs.max())))
-    return {
-        "images": len(photos),
-        "tflite_vs_onnx_max_abs_prob": diff,
-        "int8_top1_agree": agree,
-        "int8_top1_agreement": agree / len(photos),
-        "confident_images": confident,
-        "int8_top1_agree_confident": confident_agree,
-        "scores": whole_photo_scores,
-    }
+        agreement.add(name, probs, q_probs)
+    return {"tflite_vs_onnx_max_abs_prob": diff, **agreement.as_dict()}
 
 
 # --- quality --------------------------------------------------------------------------------
@@ -645,8 +661,7 @@ def measure(variant: str, network, fp32: bytes, int8: bytes, photos) -> dict:
     logits_session = _session(_with_logits_output(fp32))
     int8_session = _session(int8)
     prob_diff = logit_diff = 0.0
-    agree = confident = confident_agree = 0
-    whole_photo_scores = {}
+    agreement = _Agreement()
     for name, image in photos:
         x = normalize(image)
         with torch.no_grad():
@@ -654,25 +669,13 @@ def measure(variant: str, network, fp32: bytes, int8: bytes, photos) -> dict:
         torch_probs = torch.softmax(torch.from_numpy(torch_logits), -1).numpy()
         probs, logits = (out[0] for out in logits_session.run(None, {"image": x}))
         (q_probs,) = int8_session.run(None, {"image": x})
-        q_probs = q_probs[0]
         prob_diff = max(prob_diff, float(np.abs(probs - torch_probs).max()))
         logit_diff = max(logit_diff, float(np.abs(logits - torch_logits).max()))
-        same = int(np.argmax(probs) == np.argmax(q_probs))
-        agree += same
-        if probs.max() >= CONFIDENT:
-            confident += 1
-            confident_agree += same
-        whole_photo_scores.setdefault(name, (int(np.argmax(probs)), float(probs.max()),
-                                             int(np.argmax(q_probs)), float(q_probs.max())))
+        agreement.add(name, probs, q_probs[0])
     return {
-        "images": len(photos),
         "fp32_vs_torch_max_abs_prob": prob_diff,
         "fp32_vs_torch_max_abs_logit": logit_diff,
-        "int8_top1_agreement": agree / len(photos),
-        "int8_top1_agree": agree,
-        "confident_images": confident,
-        "int8_top1_agree_confident": confident_agree,
-        "scores": whole_photo_scores,
+        **agreement.as_dict(),
     }
 
 
