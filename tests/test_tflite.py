@@ -57,6 +57,18 @@ def test_tensor_details_are_litert_details(two_heads):
     ]
 
 
+def test_signature_names_are_litert_names(two_heads):
+    """The names LiteRT's signature runner (and so LiteRT.js) gives the tensors: the first
+    SignatureDef's, or the tensor names when the model has none (LiteRT.js's default
+    signature: tests/browser/test_litert.py runs such models)."""
+    data = model_file("lite0_int8", "tflite").read_bytes()
+    runner = Interpreter(model_content=data).get_signature_runner()
+    details = runner.get_input_details() | runner.get_output_details()
+    assert tflite.signature_names(data) == {d["index"]: name for name, d in details.items()}
+    inputs, outputs = tflite.read_tensor_details(two_heads)
+    assert tflite.signature_names(two_heads) == {d["index"]: d["name"] for d in inputs + outputs}
+
+
 def test_builtin_tflite_details():
     data = model_file("lite0_int8", "tflite").read_bytes()
     (image,), (probability,) = tflite.read_tensor_details(data)

@@ -65,6 +65,17 @@ ORT_FILES = [
     "ort-wasm-simd-threaded.asyncify.mjs",
     "ort-wasm-simd-threaded.asyncify.wasm",
 ]
+# LiteRT.js: its module (its one bare import rewritten to a relative one) and the Emscripten
+# builds it picks from: threaded, single-threaded, and without relaxed SIMD ("compat").
+LITERT_MODULES = {
+    "core.mjs": ("@litertjs/core/dist/index.js", ('from "@litertjs/wasm-utils"', 'from "./wasm-utils.mjs"')),
+    "wasm-utils.mjs": ("@litertjs/wasm-utils/dist/index.js", None),
+}
+LITERT_WASM = [
+    f"litert_wasm_{build}internal.{ext}"
+    for build in ("threaded_", "", "compat_")
+    for ext in ("js", "wasm")
+]
 # web/ files that are build inputs, not site content.
 NOT_SITE = {"node_modules", "package.json", "package-lock.json", "__pycache__"}
 
@@ -323,6 +334,22 @@ def _build_ort(site: Path) -> None:
         _copy(_require(dist / name, "onnxruntime-web changed its file names"), site / "ort" / name)
 
 
+def _build_litert(site: Path) -> None:
+    out = site / "litert"
+    for name, (source, rewrite) in LITERT_MODULES.items():
+        path = _require(NODE_MODULES / source, "run `python3 build.py setup` (npm ci in web/)")
+        text = path.read_text(encoding="utf-8")
+        text = re.sub(r"\n//# sourceMappingURL=.*\n?$", "\n", text)
+        if rewrite is not None:
+            if rewrite[0] not in text:
+                raise BuildError(f"{source} no longer has {rewrite[0]}: LiteRT.js changed")
+            text = text.replace(*rewrite)
+        _write(out / name, text.encode())
+    wasm = NODE_MODULES / "@litertjs" / "core" / "wasm"
+    for name in LITERT_WASM:
+        _copy(_require(wasm / name, "LiteRT.js changed its file names"), out / "wasm" / name)
+
+
 def _build_models(site: Path) -> None:
     out = site / "models"
     out.mkdir(parents=True, exist_ok=True)
@@ -348,7 +375,12 @@ def _build_app(site: Path, web: Path = WEB) -> None:
 DEFAULT_MODEL = "efficientnet_lite0_fp32.onnx"
 # Stored offline when first used, or when the page is asked to keep them: the models but the
 # default one, and the WebGPU bundle. Every other file the build writes is precached.
-OFFLINE_ON_DEMAND = ("models/", "ort/ort.webgpu.", "ort/ort-wasm-simd-threaded.asyncify.")
+OFFLINE_ON_DEMAND = (
+    "models/",
+    "ort/ort.webgpu.",
+    "ort/ort-wasm-simd-threaded.asyncify.",
+    "litert/wasm/litert_wasm_compat_",
+)
 OFFLINE_NEVER = {".site-build", "sw.js", "precache.json"}
 
 
@@ -381,6 +413,7 @@ def build(site: Path = DEFAULT_SITE, python: str = sys.executable, web: Path = W
     _build_app(site, web)
     _build_pyodide(site, python)
     _build_ort(site)
+    _build_litert(site)
     _build_models(site)
     _build_offline(site, web)
     # The folder holds exactly this build: files of older builds (or put there by hand) go.

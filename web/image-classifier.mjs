@@ -88,7 +88,7 @@ function worker() {
 /** Starts loading Python and the packages now (createFromOptions does it too). Resolves to
  *  the runtime's status: crossOriginIsolated, threads, JSPI, boot times, memory (bytes of
  *  the WebAssembly heaps: pyodideWasm, engineWasm).
- *  Option: numThreads, the WebAssembly threads of onnxruntime-web (default: the cores, at
+ *  Option: numThreads, the WebAssembly threads of the engines (default: the cores, at
  *  most 4); only before the first model loads. */
 export function loadRuntime(options = {}) {
   return worker().call('status', { numThreads: options.numThreads });

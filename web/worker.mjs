@@ -19,10 +19,12 @@
 // HostScheduling, the browser's stand-in for the thread CPython uses. No frame waits here.
 
 import { loadPyodide } from './pyodide/pyodide.mjs';
+import * as litert from './engines/litert.mjs';
 import * as ort from './engines/ort.mjs';
+import { setThreadCount, threadCount } from './engines/threads.mjs';
 
-// One adapter per model format; LiteRT.js ('tflite') joins here as web/engines/litert.mjs.
-const ENGINES = { onnx: ort };
+// One adapter per model format: the engine follows the model file.
+const ENGINES = { onnx: ort, tflite: litert };
 
 // Threads are real workers: count the ones the engines start, so a page (or a test) can
 // check that onnxruntime runs multi-threaded.
@@ -376,11 +378,11 @@ function memory() {
 const OPS = {
   async status({ numThreads }) {
     await ready;
-    if (numThreads) ort.setThreadCount(numThreads);
+    if (numThreads) setThreadCount(numThreads);
     return {
       crossOriginIsolated: self.crossOriginIsolated,
       hardwareConcurrency: self.navigator.hardwareConcurrency,
-      threads: ort.threadCount(),
+      threads: threadCount(),
       threadWorkers,
       jspi: typeof WebAssembly.Suspending === 'function',
       formats: Object.keys(ENGINES),

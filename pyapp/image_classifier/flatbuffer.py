@@ -19,9 +19,13 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence, Union
 
 
+class FlatBufferError(ValueError):
+    """The bytes are not a well-formed FlatBuffer."""
+
+
 def _read(data: memoryview, fmt: str, position: int) -> Any:
     if position < 0 or position + struct.calcsize(fmt) > len(data):
-        raise ValueError("The FlatBuffer is truncated or corrupt.")
+        raise FlatBufferError("The FlatBuffer is truncated or corrupt.")
     return struct.unpack_from(fmt, data, position)[0]
 
 
@@ -87,7 +91,7 @@ class Table:
         start, length = self._vector(slot)
         size = struct.calcsize(fmt)
         if start + size * length > len(self.data):
-            raise ValueError("The FlatBuffer is truncated or corrupt.")
+            raise FlatBufferError("The FlatBuffer is truncated or corrupt.")
         if not length:
             return ()
         return struct.unpack_from(f"<{length}{fmt.lstrip('<')}", self.data, start)
@@ -99,7 +103,7 @@ class Table:
             return None
         length = _read(self.data, "<I", position)
         if position + 4 + length > len(self.data):
-            raise ValueError("The FlatBuffer is truncated or corrupt.")
+            raise FlatBufferError("The FlatBuffer is truncated or corrupt.")
         return self.data[position + 4 : position + 4 + length]
 
     def _offsets(self, slot: int) -> list[int]:
@@ -124,7 +128,7 @@ class Table:
 def _string(data: memoryview, position: int) -> str:
     length = _read(data, "<I", position)
     if position + 4 + length > len(data):
-        raise ValueError("The FlatBuffer is truncated or corrupt.")
+        raise FlatBufferError("The FlatBuffer is truncated or corrupt.")
     return bytes(data[position + 4 : position + 4 + length]).decode("utf-8")
 
 

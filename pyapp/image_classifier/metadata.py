@@ -223,9 +223,13 @@ def read_model_metadata(model: bytes) -> ModelMetadata:
       ValueError: The bytes are not a model this package can read, or its metadata is broken.
     """
     if model_format(model) == "tflite":
+        from .flatbuffer import FlatBufferError
         from .tflite import read_tflite_metadata  # imported here: tflite builds on this module
 
-        return read_tflite_metadata(model)
+        try:
+            return read_tflite_metadata(model)
+        except FlatBufferError as error:
+            raise ValueError(f"The model file is not a valid TFLite model ({error})") from None
     try:
         return read_onnx_metadata(model)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:

@@ -44,12 +44,15 @@ PARSER_VERSION = "1.5.0"
 
 # schema.fbs field slots.
 _MODEL_VERSION, _MODEL_SUBGRAPHS, _MODEL_BUFFERS, _MODEL_METADATA = 0, 2, 4, 6
+_MODEL_SIGNATURE_DEFS = 7
 _MODEL_SLOTS = 10  # version .. external_buffers: slot 0 is a scalar, the others offsets
 _SUBGRAPH_TENSORS, _SUBGRAPH_INPUTS, _SUBGRAPH_OUTPUTS = 0, 1, 2
 _TENSOR_SHAPE, _TENSOR_TYPE, _TENSOR_NAME, _TENSOR_QUANTIZATION = 0, 1, 3, 4
 _QUANT_SCALE, _QUANT_ZERO_POINT = 2, 3
 _BUFFER_DATA, _BUFFER_OFFSET, _BUFFER_SIZE = 0, 1, 2
 _METADATA_NAME, _METADATA_BUFFER = 0, 1
+_SIGNATURE_INPUTS, _SIGNATURE_OUTPUTS, _SIGNATURE_SUBGRAPH = 0, 1, 4
+_TENSOR_MAP_NAME, _TENSOR_MAP_INDEX = 0, 1
 
 # metadata_schema.fbs field slots (a union takes two: its type, then its value).
 _MD_NAME, _MD_DESCRIPTION, _MD_VERSION, _MD_SUBGRAPHS = 0, 1, 2, 3
@@ -127,6 +130,32 @@ def read_tensor_details(model: bytes) -> tuple[list[dict], list[dict]]:
         [_details(tensors, i) for i in subgraph.scalars(_SUBGRAPH_INPUTS, "<i")],
         [_details(tensors, i) for i in subgraph.scalars(_SUBGRAPH_OUTPUTS, "<i")],
     )
+
+
+def signature_names(model: bytes) -> dict[int, str]:
+    """Tensor index -> the name LiteRT's signature runner gives subgraph 0's inputs and
+    outputs: the names of its first SignatureDef, else the tensor names (LiteRT's default
+    signature). LiteRT.js addresses tensors only by these names.
+
+    Raises:
+      ValueError: Not a TFLite model, or not one MediaPipe's image tasks take.
+    """
+    root = _model(model)
+    subgraph = _subgraph(root)
+    for signature in root.tables(_MODEL_SIGNATURE_DEFS):
+        if signature.scalar(_SIGNATURE_SUBGRAPH, "<I") == 0:
+            return {
+                entry.scalar(_TENSOR_MAP_INDEX, "<I"): entry.string(_TENSOR_MAP_NAME) or ""
+                for slot in (_SIGNATURE_INPUTS, _SIGNATURE_OUTPUTS)
+                for entry in signature.tables(slot)
+            }
+    tensors = subgraph.tables(_SUBGRAPH_TENSORS)
+    return {
+        index: tensors[index].string(_TENSOR_NAME) or ""
+        for slot in (_SUBGRAPH_INPUTS, _SUBGRAPH_OUTPUTS)
+        for index in subgraph.scalars(slot, "<i")
+        if 0 <= index < len(tensors)
+    }
 
 
 # --- reading the metadata --------------------------------------------------------------------

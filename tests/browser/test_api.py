@@ -20,6 +20,8 @@ LITE0 = "efficientnet_lite0_fp32.onnx"
 # onnxruntime-web's int8 (QDQ) kernels differ from native onnxruntime's (measured here: up to
 # 1.2e-2 on these photos; with other inputs up to ~3e-2 was seen). Top-1 must agree.
 INT8_TOLERANCE = 2e-2
+# LiteRT.js runs the same XNNPack int8 kernels as native LiteRT.
+LITERT_INT8_TOLERANCE = 1e-6
 IMAGE_KINDS = [
     "Blob",
     "File",
@@ -64,10 +66,15 @@ def test_runtime_is_cross_origin_isolated_with_threads(api_page):
 
 @pytest.mark.parametrize(
     "model, same_top, tolerance",
-    [(model, 5, 1e-4) for model in FLOAT_MODELS] + [(model, 1, INT8_TOLERANCE) for model in INT8_MODELS],
+    [(model, 5, 1e-4) for model in FLOAT_MODELS]
+    + [(model, 1, INT8_TOLERANCE) for model in INT8_MODELS]
+    + [(model.replace(".onnx", ".tflite"), 5, 1e-5) for model in FLOAT_MODELS]
+    + [(model.replace(".onnx", ".tflite"), 5, LITERT_INT8_TOLERANCE) for model in INT8_MODELS],
 )
 def test_models_equal_cpython(api_page, model, same_top, tolerance):
-    """float32: the same top 5 within 1e-4; int8: the same top 1 within INT8_TOLERANCE."""
+    """onnxruntime-web against onnxruntime: float32 the same top 5 within 1e-4, int8 the same
+    top 1 within INT8_TOLERANCE. LiteRT.js against LiteRT (ai-edge-litert): the same top 5,
+    within 1e-5 (float32) or LITERT_INT8_TOLERANCE (int8)."""
     if not (MODELS / model).exists():
         pytest.fail(f"models/{model} is missing (python3 build.py models)")
     results = classify_photos(api_page, model, PHOTOS, {"maxResults": -1})

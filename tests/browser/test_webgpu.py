@@ -18,10 +18,12 @@ def gpu_page(webgpu_browser, server):
     context.close()
 
 
-def test_webgpu_gives_the_wasm_results(gpu_page):
+@pytest.mark.parametrize("model", ["efficientnet_lite0_fp32.onnx", "efficientnet_lite0_fp32.tflite"])
+def test_webgpu_gives_the_wasm_results(gpu_page, model):
+    """onnxruntime-web and LiteRT.js on WebGPU give their WASM results."""
     out = gpu_page.evaluate(
-        """async () => {
-            const options = (delegate) => ({baseOptions: {modelAssetPath: '/models/efficientnet_lite0_fp32.onnx', delegate}, maxResults: -1});
+        """async (model) => {
+            const options = (delegate) => ({baseOptions: {modelAssetPath: '/models/' + model, delegate}, maxResults: -1});
             const gpu = await ImageClassifier.createFromOptions(options('GPU'));
             const cpu = await ImageClassifier.createFromOptions(options('CPU'));
             const out = {gpuEngine: gpu.engine, cpuEngine: cpu.engine, gpu: [], cpu: []};
@@ -35,13 +37,14 @@ def test_webgpu_gives_the_wasm_results(gpu_page):
             out.gpuEngineAfter = gpu.engine;
             await gpu.close(); await cpu.close();
             return out;
-        }"""
+        }""",
+        model,
     )
     assert out["gpuEngine"]["backend"] == "webgpu" and out["gpuEngine"]["note"] == ""
     assert out["cpuEngine"]["backend"] == "wasm"
     assert out["gpuEngineAfter"]["backend"] == "webgpu"
     worst = max(compare(g, c, 5, 1e-4) for g, c in zip(out["gpu"], out["cpu"]))
     print(
-        f"WebGPU vs WASM, Lite0 float32: largest score difference {worst:.2e}; "
+        f"WebGPU vs WASM, {model} ({out['gpuEngine']['engine']}): largest score difference {worst:.2e}; "
         f"WebGPU timings {out['gpuTimings']}"
     )

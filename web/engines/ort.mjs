@@ -1,13 +1,13 @@
 // onnxruntime-web as an engine adapter of the worker.
 //
-// The adapter interface (every engine implements it; LiteRT.js for .tflite will be one more
-// module beside this one, registered for 'tflite' in worker.mjs):
+// The adapter interface (every engine implements it: litert.mjs, LiteRT.js for .tflite, is the
+// other one; worker.mjs registers each for its format):
 //
 //   adapter.format                       model format it runs: 'onnx'
 //   await adapter.load(bytes, delegate)  -> model; bytes: Uint8Array (may be a view into
 //                                           Pyodide's heap: copy what must outlive the call),
 //                                           delegate: 'CPU' | 'GPU'
-//   model.inputs, model.outputs          [{name, shape: number[], dtype: 'float32'|'uint8'|'int8'}]
+//   model.inputs, model.outputs          [{name, shape: number[], dtype: 'float32'|'uint8'|'int8'|'int32'}]
 //   model.info                           {engine, backend: 'wasm'|'webgpu', threads, note}
 //   await model.run(feeds)               feeds: {name: {data: TypedArray, shape}} (views into
 //                                           Pyodide's heap, valid until run() settles) ->
@@ -17,6 +17,8 @@
 // Python drives a model through image_classifier/engines/browser.py; no option, pre- or
 // post-processing logic lives here.
 
+import { claimThreads, webgpuUnavailable } from './threads.mjs';
+
 const ORT_BASE = new URL('../ort/', import.meta.url).href;
 
 // WASM: the small CPU-only bundle. WebGPU: a separate bundle (and a 27 MB wasm), imported
@@ -24,37 +26,14 @@ const ORT_BASE = new URL('../ort/', import.meta.url).href;
 const BUNDLES = { wasm: 'ort.wasm.min.mjs', webgpu: 'ort.webgpu.min.mjs' };
 const bundles = {};
 
-let requestedThreads = 0;
-
-/** Asks for `count` threads instead of the default; only before the first model loads. */
-export function setThreadCount(count) {
-  if (bundles.wasm || bundles.webgpu) throw new Error('numThreads must be set before the first model loads.');
-  requestedThreads = Math.max(1, Math.floor(count));
-}
-
-/** Threads onnxruntime may use: cores (at most 4) when cross-origin isolated, else 1. */
-export function threadCount() {
-  if (!self.crossOriginIsolated) return 1;
-  if (requestedThreads) return requestedThreads;
-  return Math.max(1, Math.min(4, self.navigator.hardwareConcurrency || 1));
-}
-
 function bundle(backend) {
   bundles[backend] ??= import(ORT_BASE + BUNDLES[backend]).then((ort) => {
     ort.env.wasm.wasmPaths = ORT_BASE;
-    ort.env.wasm.numThreads = threadCount();
+    ort.env.wasm.numThreads = claimThreads();
     ort.env.logLevel = 'error';
     return ort;
   });
   return bundles[backend];
-}
-
-let gpuAdapter;
-/** Why WebGPU cannot be used here, or '' when it can. */
-async function webgpuUnavailable() {
-  if (!self.navigator.gpu) return 'this browser has no WebGPU';
-  gpuAdapter ??= self.navigator.gpu.requestAdapter().catch(() => null);
-  return (await gpuAdapter) ? '' : 'no WebGPU adapter is available';
 }
 
 const DTYPES = new Set(['float32', 'uint8', 'int8']);

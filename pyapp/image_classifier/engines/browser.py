@@ -2,7 +2,7 @@
 
 The only module of the package that imports ``js`` and ``pyodide``; it is imported only in
 Pyodide, by the worker, which calls ``install`` with its JS engine adapters (``web/engines/``:
-onnxruntime-web for 'onnx' now, LiteRT.js for 'tflite' later). Each adapter has the same shape
+onnxruntime-web for 'onnx', LiteRT.js for 'tflite'). Each adapter has the same shape
 (documented in ``web/engines/ort.mjs``), so one class serves them all.
 
 Tensors cross without copies on the Python side: inputs are handed to JS as views into the
@@ -18,10 +18,25 @@ import js  # type: ignore[import-not-found]
 import numpy as np
 from pyodide.ffi import JsException, JsProxy, create_proxy, run_sync, to_js  # type: ignore[import-not-found]
 
+from .. import tflite
 from . import register
 from .base import TensorDetails
 
-_DTYPES = {"float32": np.float32, "uint8": np.uint8, "int8": np.int8}
+_DTYPES = {"float32": np.float32, "uint8": np.uint8, "int8": np.int8, "int32": np.int32}
+
+_Tensor = tuple[str, tuple[float, int]]  # (name the adapter uses, quantization)
+_Layout = tuple[list[_Tensor], list[_Tensor]]  # inputs, outputs
+
+
+def tflite_layout(model: bytes) -> _Layout:
+    """A TFLite model's inputs and outputs as LiteRT.js names them, in the model's order,
+    with their quantization (read from the file: LiteRT.js does not report it)."""
+    names = tflite.signature_names(model)
+    inputs, outputs = tflite.read_tensor_details(model)
+    return (
+        [(names[d["index"]], d["quantization"]) for d in inputs],
+        [(names[d["index"]], d["quantization"]) for d in outputs],
+    )
 
 
 def _to_js(value):
@@ -42,9 +57,16 @@ class _Lent:
 
 
 class JsEngineInterpreter:
-    """A model loaded by a JS engine adapter. Tensor indices: inputs first, then outputs."""
+    """A model loaded by a JS engine adapter. Tensor indices: inputs first, then outputs.
 
-    def __init__(self, adapter: JsProxy, model: bytes, delegate: str) -> None:
+    ``layout`` lists, per input and per output in the model's own order, the name the adapter
+    uses and the quantization (the order of heads; LiteRT.js reports neither), else the
+    adapter's order is kept and tensors are unquantized.
+    """
+
+    def __init__(
+        self, adapter: JsProxy, model: bytes, delegate: str, layout: _Layout | None = None
+    ) -> None:
         lent = _Lent(model)
         try:
             self._model = run_sync(adapter.load(lent.data, delegate))
@@ -52,22 +74,32 @@ class JsEngineInterpreter:
             raise ValueError(error.message) from None
         finally:
             lent.release()
-        self._inputs = self._details(self._model.inputs, 0)
-        self._outputs = self._details(self._model.outputs, len(self._inputs))
+        inputs, outputs = layout or (None, None)
+        self._inputs = self._details(self._model.inputs, 0, inputs)
+        self._outputs = self._details(self._model.outputs, len(self._inputs), outputs)
         self._feeds: dict[str, np.ndarray] = {}
         self._results: list[np.ndarray] = []
 
     @staticmethod
-    def _details(tensors: JsProxy, first_index: int) -> list[TensorDetails]:
+    def _details(
+        tensors: JsProxy, first_index: int, order: list[_Tensor] | None
+    ) -> list[TensorDetails]:
+        by_name = {tensor.name: tensor for tensor in tensors}
+        order = order or [(name, (0.0, 0)) for name in by_name]
+        if sorted(name for name, _ in order) != sorted(by_name):
+            raise ValueError(
+                f"The engine's tensors {sorted(by_name)} are not the model's "
+                f"{sorted(name for name, _ in order)}."
+            )
         return [
             {
-                "name": tensor.name,
+                "name": name,
                 "index": first_index + i,
-                "shape": np.array(list(tensor.shape), dtype=np.int32),
-                "dtype": _DTYPES[tensor.dtype],
-                "quantization": (0.0, 0),
+                "shape": np.array(list(by_name[name].shape), dtype=np.int32),
+                "dtype": _DTYPES[by_name[name].dtype],
+                "quantization": quantization,
             }
-            for i, tensor in enumerate(tensors)
+            for i, (name, quantization) in enumerate(order)
         ]
 
     @property
@@ -129,8 +161,11 @@ def install(adapters: JsProxy, fetch_model: JsProxy) -> None:
     for model_format in js.Object.keys(adapters):
         adapter = getattr(adapters, model_format)
 
-        def factory(model: bytes, delegate: str, adapter: JsProxy = adapter) -> JsEngineInterpreter:
-            return JsEngineInterpreter(adapter, model, delegate)
+        def factory(
+            model: bytes, delegate: str, adapter: JsProxy = adapter, model_format: str = model_format
+        ) -> JsEngineInterpreter:
+            layout = tflite_layout(model) if model_format == "tflite" else None
+            return JsEngineInterpreter(adapter, model, delegate, layout)
 
         register(model_format, factory)
 

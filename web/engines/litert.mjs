@@ -1,0 +1,106 @@
+// LiteRT.js (@litertjs/core) as an engine adapter of the worker, for .tflite models.
+// The interface is the one documented in ort.mjs.
+//
+// LiteRT.js expects a classic page or worker: it loads its Emscripten script with
+// importScripts() (which throws in a module worker) and finds its .wasm beside the calling
+// script. Both are redirected here, once, while its runtime loads. The tensors it creates live
+// in its own wasm heap, which never shrinks: every tensor is deleted as soon as it is read.
+// It reports neither quantization nor the model's output order: Python reads both from the
+// file (engines/browser.py).
+
+import { claimThreads, webgpuUnavailable } from './threads.mjs';
+import { loadAndCompile, loadLiteRt, supportsFeature, Tensor } from '../litert/core.mjs';
+
+const WASM_DIR = new URL('../litert/wasm/', import.meta.url).href;
+
+/** Runs LiteRT.js's Emscripten script as the classic script it is (its `var ModuleFactory`
+ *  becomes a global), synchronously as importScripts would. */
+function importClassicScript(url) {
+  const request = new XMLHttpRequest();
+  request.open('GET', url, false);
+  request.send();
+  if (request.status !== 200) throw new Error(`Unable to load ${url}: HTTP ${request.status}`);
+  self.Module.mainScriptUrlOrBlob = url; // what its threads (classic workers) load
+  (0, eval)(request.responseText);
+}
+
+// LiteRT logs through stderr, INFO included: only its errors are kept, the last ones to explain
+// a failed load (its exceptions only say where in its C++ it failed).
+const recentErrors = [];
+function logged(text) {
+  if (!/^\s*ERROR/.test(text)) return;
+  console.error(text);
+  recentErrors.push(text.replace(/^\s*ERROR:\s*/, '').trim());
+  recentErrors.splice(0, recentErrors.length - 4);
+}
+
+let runtime;
+/** Loads the runtime once: the threaded build when cross-origin isolated with relaxed SIMD
+ *  and more than one thread is wanted (it then starts a pool of hardwareConcurrency threads). */
+function liteRt() {
+  runtime ??= (async () => {
+    const wanted = claimThreads();
+    const threads = wanted > 1 && self.crossOriginIsolated && (await supportsFeature('relaxedSimd'));
+    self.Module = { locateFile: (file) => WASM_DIR + file, print: logged, printErr: logged };
+    self.importScripts = importClassicScript;
+    try {
+      await loadLiteRt(WASM_DIR, { threads });
+    } finally {
+      delete self.importScripts;
+      delete self.Module;
+    }
+    return { threads: threads ? wanted : 1 };
+  })();
+  return runtime;
+}
+
+/** Where the model runs, and why not on the GPU when one was asked for. */
+async function accelerator(delegate) {
+  if (delegate !== 'GPU') return { accelerator: 'wasm', note: '' };
+  const why = await webgpuUnavailable();
+  if (!why) return { accelerator: 'webgpu', note: '' };
+  return { accelerator: 'wasm', note: `WebGPU requested, but ${why}: running on WebAssembly (CPU) instead.` };
+}
+
+function details(tensors) {
+  return tensors.map(({ name, shape, dtype }) => ({ name, shape: Array.from(shape), dtype }));
+}
+
+export const format = 'tflite';
+
+export async function load(bytes, delegate = 'CPU') {
+  const { threads } = await liteRt();
+  const { accelerator: backend, note } = await accelerator(delegate);
+  let model;
+  recentErrors.length = 0;
+  try {
+    // LiteRT.js keeps the array: copy it out of Pyodide's heap.
+    model = await loadAndCompile(bytes.slice(), { accelerator: backend, cpuOptions: { numThreads: threads } });
+  } catch (error) {
+    const why = recentErrors.filter((line) => !line.startsWith('[')).join(' ') || error.message || String(error);
+    throw new Error(`Unable to load the TFLite model: ${why}`);
+  }
+  const inputs = details(model.getInputDetails());
+  const outputs = details(model.getOutputDetails());
+  return {
+    inputs,
+    outputs,
+    info: { engine: 'LiteRT.js', backend: backend === 'wasm' ? 'wasm' : 'webgpu', threads, note },
+    async run(feeds) {
+      const tensors = {};
+      let results = {};
+      try {
+        for (const { name } of inputs) tensors[name] = new Tensor(feeds[name].data, feeds[name].shape);
+        results = await model.run(tensors);
+        const out = {};
+        for (const { name, shape } of outputs) out[name] = { data: await results[name].data(), shape };
+        return out;
+      } finally {
+        for (const tensor of [...Object.values(tensors), ...Object.values(results)]) tensor.delete();
+      }
+    },
+    release() {
+      model.delete();
+    },
+  };
+}

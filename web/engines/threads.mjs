@@ -1,0 +1,31 @@
+// How many WebAssembly threads the engines use: one setting for onnxruntime-web and LiteRT.js.
+
+let requested = 0;
+let claimed = false;
+
+/** Asks for `count` threads instead of the default; only before the first model loads. */
+export function setThreadCount(count) {
+  if (claimed) throw new Error('numThreads must be set before the first model loads.');
+  requested = Math.max(1, Math.floor(count));
+}
+
+/** Threads an engine may use: cores (at most 4) when cross-origin isolated, else 1. */
+export function threadCount() {
+  if (!self.crossOriginIsolated) return 1;
+  if (requested) return requested;
+  return Math.max(1, Math.min(4, self.navigator.hardwareConcurrency || 1));
+}
+
+/** threadCount() for an engine starting its runtime: the setting is final from now on. */
+export function claimThreads() {
+  claimed = true;
+  return threadCount();
+}
+
+let gpuAdapter;
+/** Why WebGPU cannot be used here, or '' when it can. */
+export async function webgpuUnavailable() {
+  if (!self.navigator.gpu) return 'this browser has no WebGPU';
+  gpuAdapter ??= self.navigator.gpu.requestAdapter().catch(() => null);
+  return (await gpuAdapter) ? '' : 'no WebGPU adapter is available';
+}
