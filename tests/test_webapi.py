@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,8 +16,11 @@ from image_classifier import (
     ImageProcessingOptions,
     RectF,
     RunningMode,
+    tflite,
     webapi,
 )
+from image_classifier.metadata import InputMetadata, Normalization
+from tflite_models import HEADS, METADATA, tiny_model, two_heads_model
 
 MODEL = str(model_file("lite0_fp32"))
 
@@ -354,3 +358,57 @@ def test_too_large_jpegs_are_refused_before_decoding():
     assert 10000 * 10000 > MAX_PIXELS
     with pytest.raises(ValueError, match="Image is too large: 10000x10000 pixels"):
         webapi.jpeg_for_browser(huge)
+
+
+def test_worker_api_describes_the_model_and_keeps_it_when_a_new_one_fails():
+    api = webapi.WorkerApi()
+    path = model_file("lite0_int8", "tflite")
+    created = api.dispatch("create", [{"baseOptions": {"modelAssetPath": str(path)}}])["value"]
+    described = created["model"]
+    assert (described["format"], described["sizeBytes"]) == ("tflite", path.stat().st_size)
+    assert described["name"] == "EfficientNet-Lite0 image classifier (int8)"
+    assert described["input"] == {
+        "width": 224, "height": 224, "channels": 3, "layout": "NHWC", "dtype": "float32",
+        "normalization": {"mean": [127.0], "std": [128.0]},
+    }
+    # float32 in and out: only the weights tell that the model is quantized.
+    assert described["quantization"] == ["int8"]
+    assert described["heads"] == [
+        {"index": 0, "name": "probability", "classes": 1000, "dtype": "float32",
+         "quantization": None, "labels": 1000, "locales": ["en", "zh", "ja", "it"],
+         "scoreThreshold": None, "calibration": None},
+    ]
+    handle = created["handle"]
+    float_onnx = {"baseOptions": {"modelAssetPath": MODEL}}
+    assert api.dispatch("setOptions", [handle, float_onnx])["value"]["model"]["quantization"] == []
+
+    tiny = api.dispatch("setOptions", [handle, {"baseOptions": {"modelAssetBuffer": two_heads_model()}}])
+    described = tiny["value"]["model"]
+    assert (described["format"], described["quantization"]) == ("tflite", ["uint8"])
+    assert (described["input"]["width"], described["input"]["dtype"]) == (4, "uint8")
+    assert described["input"]["normalization"] is None
+    animals, colours = described["heads"]
+    assert animals == {
+        "index": 0, "name": "animals", "classes": 6, "dtype": "uint8",
+        "quantization": {"scale": pytest.approx(1 / 255), "zeroPoint": 0}, "labels": 6,
+        "locales": ["en", "it"], "scoreThreshold": None, "calibration": "INVERSE_LOGISTIC",
+    }
+    assert (colours["quantization"], colours["scoreThreshold"]) == (
+        {"scale": 1 / 64, "zeroPoint": 100}, 0.375,
+    )
+    # uint8 input takes raw pixels: normalization metadata is there, but not applied.
+    normalized = replace(METADATA, input=InputMetadata(normalization=Normalization((127.5,), (127.5,))))
+    model = tflite.write_metadata(tiny_model(HEADS, uint8_input=True), normalized)
+    other = api.dispatch("create", [{"baseOptions": {"modelAssetBuffer": model}}])["value"]
+    assert other["model"]["input"]["normalization"] is None
+    api.dispatch("close", [other["handle"]])
+
+    # A truncated model (its zipped labels are gone): MediaPipe's message, the old model stays.
+    truncated = path.read_bytes()[: path.stat().st_size // 2]
+    failed = api.dispatch("setOptions", [handle, {"baseOptions": {"modelAssetBuffer": truncated}}])
+    assert failed["error"]["message"] == "No associated file with name: labels_en.txt"
+    assert api.dispatch("setOptions", [handle, {}])["value"]["model"] == described
+    encoded = (IMAGES / "chelsea.png").read_bytes()
+    result = api.dispatch("classify", [handle, {"encoded": encoded}])["value"]["result"]
+    assert [head["headName"] for head in result["classifications"]] == ["animals", "colours"]
+    api.dispatch("close", [handle])

@@ -19,6 +19,7 @@ const state = {
   rotation: 0,
   lastTimestamp: 0,
   runs: 0,
+  opened: new Map(), // model picker value -> {name, bytes} of a model opened from disk
 };
 // For tests and the console.
 window.app = { state, ready: null, idle: Promise.resolve(), live };
@@ -63,21 +64,22 @@ runtime.addEventListener('progress', ({ detail }) => {
 
 const MODEL_NAMES = { lite0: 'Lite0', lite2: 'Lite2' };
 const PRECISIONS = { fp32: 'float32', int8: 'int8' };
+const FORMATS = { onnx: 'ONNX', tflite: 'TFLite' };
+const fileSize = (bytes) => (bytes < 1e5 ? `${(bytes / 1e3).toFixed(1)} kB` : `${(bytes / 1e6).toFixed(1)} MB`);
 
 function modelLabel({ name, bytes }) {
   const match = /efficientnet_(lite\d)_(fp32|int8)/.exec(name);
-  const size = `${(bytes / 1e6).toFixed(1)} MB`;
-  return match ? `${MODEL_NAMES[match[1]]} · ${PRECISIONS[match[2]]} · ${size}` : `${name} · ${size}`;
+  return match ? `${MODEL_NAMES[match[1]]} · ${PRECISIONS[match[2]]} · ${fileSize(bytes)}` : `${name} · ${fileSize(bytes)}`;
 }
 
-/** The served models the runtime has an engine for (.onnx now; .tflite with LiteRT.js later). */
+/** The served models the runtime has an engine for (.onnx, .tflite). */
 async function listModels(formats) {
   const response = await fetch('models/index.json');
   const served = response.ok ? await response.json() : [];
   const models = served.filter((model) => formats.includes(model.format));
   if (!models.length) throw new Error('No models are served under models/ (run `python3 build.py models`).');
   const select = $('model');
-  for (const model of models) select.add(new Option(modelLabel(model), `models/${model.name}`));
+  for (const model of models) select.add(new Option(modelLabel(model), `models/${model.name}`), $('opened-models'));
   const preferred = models.find((m) => m.name.includes('lite0_fp32'));
   if (preferred) select.value = `models/${preferred.name}`;
 }
@@ -109,7 +111,9 @@ function optionValue(name) {
 const OPTION_NAMES = ['runningMode', 'maxResults', 'scoreThreshold', 'displayNamesLocale', 'categoryAllowlist', 'categoryDenylist'];
 
 function baseOptions() {
-  return { modelAssetPath: $('model').value, delegate: $('backend').value };
+  const opened = state.opened.get($('model').value);
+  const model = opened ? { modelAssetBuffer: opened.bytes } : { modelAssetPath: $('model').value };
+  return { ...model, delegate: $('backend').value };
 }
 
 function allOptions() {
@@ -121,33 +125,99 @@ function markInvalid(name, invalid) {
   if (field) field.setAttribute('aria-invalid', String(invalid));
 }
 
-function showEngine() {
-  const engine = state.classifier?.engine;
+function headText({ index, name, classes, dtype, quantization, scoreThreshold, calibration }) {
+  const scale = quantization ? ` (scale ${quantization.scale.toPrecision(4)}, zero point ${quantization.zeroPoint})` : '';
+  const threshold = scoreThreshold == null ? '' : ` · score threshold ${scoreThreshold}`;
+  return `${index}: ${name || '(no name)'} · ${classes} classes · ${dtype}${scale}${threshold}${calibration ? ` · calibration ${calibration}` : ''}`;
+}
+
+function labelsText({ name, labels, locales }, heads) {
+  const languages = locales.length ? ` · ${locales.join(', ')}` : '';
+  return `${heads > 1 ? `${name}: ` : ''}${labels || 'none'}${languages}`;
+}
+
+/** What the model in use says about itself (from Python), and what runs it. */
+function showModel() {
+  const { model, engine } = state.classifier ?? {};
   if (!engine) return;
   const note = $('backend-note');
   note.textContent = engine.note;
   note.hidden = !engine.note;
   const threads = engine.backend === 'wasm' ? ` · ${engine.threads} thread${engine.threads === 1 ? '' : 's'}` : '';
+  const runsOn = `${engine.engine} · ${engine.backend}${threads}`;
   const isolation = state.status?.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated (1 thread)';
   const boot = state.status ? ` · Python ready in ${(state.status.bootMs.total / 1000).toFixed(1)} s` : '';
-  $('engine').textContent = `${engine.engine} · ${engine.backend}${threads} · ${isolation}${boot}`;
+  $('engine').textContent = `${runsOn} · ${isolation}${boot}`;
+
+  const file = state.opened.get($('model').value)?.name ?? $('model').value.split('/').pop();
+  const { input, heads } = model;
+  const normalization = input.normalization
+    ? `(x − ${input.normalization.mean.join(', ')}) / ${input.normalization.std.join(', ')}`
+    : 'none (pixels 0–255)';
+  const rows = [
+    ['File', `${file} · ${fileSize(model.sizeBytes)} · ${FORMATS[model.format]}`],
+    ['Name', [model.name, model.version].filter(Boolean).join(' · ') || '(none)'],
+    ['Labels', ...heads.map((head) => labelsText(head, heads.length))],
+    ['Input', `${input.width}×${input.height} · ${input.channels} channels · ${input.dtype}`],
+    ['Normalization', normalization],
+    ['Heads', ...heads.map(headText)],
+    ['Quantization', model.quantization.join(', ') || 'none (float)'],
+    ['Engine', runsOn],
+  ];
+  const item = (tag, text) => Object.assign(document.createElement(tag), { textContent: text });
+  $('model-info').replaceChildren(
+    ...rows.flatMap(([term, ...details]) => [item('dt', term), ...details.map((text) => item('dd', text))]),
+  );
 }
 
 /** Sends every control's value (so the classifier always matches the form once valid); the
  *  worker reloads the model only when the model, backend or running mode changed. */
-async function applyOption(name) {
-  if (!state.classifier) return;
+async function sendOptions(name) {
   try {
     await state.classifier.setOptions(allOptions());
-    for (const n of OPTION_NAMES) markInvalid(n, false);
-    showMessage('');
   } catch (error) {
     markInvalid(name, true);
     throw error;
   }
-  showEngine();
+  for (const n of OPTION_NAMES) markInvalid(n, false);
+  showMessage('');
+  showModel();
+}
+
+async function applyOption(name) {
+  if (!state.classifier) return;
+  await sendOptions(name);
   await classifyNow();
 }
+
+/** A model file from disk, sent as a modelAssetBuffer. It joins the model picker once it
+ *  loads; a model that fails to load (Python says why) leaves the previous one in use. */
+async function openModel(file) {
+  const select = $('model');
+  const previous = select.value;
+  const option = new Option(`${file.name} · ${fileSize(file.size)}`, `opened:${state.opened.size + 1}`);
+  state.opened.set(option.value, { name: file.name, bytes: new Uint8Array(await file.arrayBuffer()) });
+  $('opened-models').append(option);
+  select.value = option.value;
+  try {
+    await sendOptions('baseOptions');
+  } catch (error) {
+    option.remove();
+    state.opened.delete(option.value);
+    select.value = previous;
+    throw new Error(`Cannot open the model “${file.name}”: ${error.message}`);
+  } finally {
+    $('opened-models').hidden = !state.opened.size;
+  }
+  form.dispatchEvent(new Event('change')); // the camera panel follows the form's model
+  await classifyNow();
+}
+
+$('model-file').addEventListener('change', (event) => {
+  const [file] = event.target.files;
+  event.target.value = '';
+  if (file) enqueue(() => openModel(file));
+});
 
 // --- image in: file picker, drop, paste ------------------------------------------------------
 
@@ -411,7 +481,7 @@ async function start() {
     showError(error);
     state.classifier = await ImageClassifier.createFromOptions({ baseOptions: baseOptions() });
   }
-  showEngine();
+  showModel();
   await classifyNow();
   // Isolated already (the server sends the headers): the service worker is for offline use,
   // installed once the app has what it needs.

@@ -218,6 +218,13 @@ export class ImageClassifier {
     this.options = reply.options;
     /** What runs the model: {engine, backend: 'wasm' | 'webgpu', threads, note}. */
     this.engine = reply.engine;
+    /** What the model says about itself (image_classifier.webapi.model_to_js): {name,
+     *  description, version, author, license, format: 'onnx' | 'tflite', sizeBytes, input:
+     *  {width, height, channels, layout, dtype, normalization?: {mean, std}}, quantization:
+     *  the quantized weight types (['int8'], or [] for a float model), heads: [{index, name,
+     *  classes, dtype, quantization?: {scale, zeroPoint}, labels, locales, scoreThreshold?,
+     *  calibration?}]}; what the model lacks is undefined. */
+    this.model = reply.model;
   }
 
   /**

@@ -408,7 +408,7 @@ function exportBase() {
 export function resultsJson() {
   return JSON.stringify(
     { source: videoFile?.name ?? '', everyNthFrame: Number($('video-every').value), options: optionsFor('VIDEO'), frames: video.results },
-    null,
+    (_key, value) => (ArrayBuffer.isView(value) ? `(${value.byteLength} bytes)` : value), // a model opened from disk
     1,
   );
 }

@@ -118,6 +118,11 @@ class ImageClassifier(VisionTask):
         """The engine's input tensor: shape, dtype, quantization."""
         return self._input
 
+    @property
+    def output_details(self) -> list[dict]:
+        """The engine's output tensors, one per head: shape, dtype, quantization."""
+        return self._outputs
+
     def set_options(self, **changes) -> None:
         """Changes post-processing options (max_results, score_threshold, locale, lists).
 

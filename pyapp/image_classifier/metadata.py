@@ -147,6 +147,12 @@ def _head_from_dict(raw: dict) -> HeadMetadata:
 
 _ONNX_METADATA_PROPS = 14  # ModelProto.metadata_props
 _ONNX_GRAPH = 7  # ModelProto.graph: its presence tells a model from random bytes
+_ONNX_INITIALIZER = 5  # GraphProto.initializer
+_ONNX_DATA_TYPE = 2  # TensorProto.data_type
+_ONNX_TYPES = {
+    1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
+    9: "bool", 10: "float16", 11: "float64",
+}
 
 
 def _varint(data: memoryview, pos: int) -> tuple[int, int]:
@@ -211,6 +217,21 @@ def read_onnx_metadata(model: bytes) -> ModelMetadata:
     return ModelMetadata.from_json(props[METADATA_KEY])
 
 
+def read_onnx_weight_types(model: bytes) -> frozenset[str]:
+    """The element types of an ONNX model's initializers (its weights and constants)."""
+    types = set()
+    for number, graph in _fields(memoryview(model)):
+        if number == _ONNX_GRAPH and isinstance(graph, memoryview):
+            for field, tensor in _fields(graph):
+                if field == _ONNX_INITIALIZER and isinstance(tensor, memoryview):
+                    types.update(
+                        _ONNX_TYPES.get(value, f"type {value}")
+                        for key, value in _fields(tensor)
+                        if key == _ONNX_DATA_TYPE
+                    )
+    return frozenset(types)
+
+
 def model_format(model: bytes) -> str:
     """'tflite' or 'onnx', from the file's content (a TFLite flatbuffer says TFL3 at byte 4)."""
     return "tflite" if model[4:8] == b"TFL3" else "onnx"
@@ -234,3 +255,18 @@ def read_model_metadata(model: bytes) -> ModelMetadata:
         return read_onnx_metadata(model)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
         raise ValueError(f"The model file is not a valid ONNX or TFLite model ({error}).") from None
+
+
+def read_weight_types(model: bytes) -> frozenset[str]:
+    """The element types a model stores its tensors in (TFLite: every tensor; ONNX: the
+    initializers), e.g. {"float32", "int8", "int32"}: a quantized model shows its 8-bit types
+    here even when its input and output stay float32.
+
+    Raises:
+      ValueError: The bytes are not a model this package can read.
+    """
+    if model_format(model) == "tflite":
+        from .tflite import read_tensor_types
+
+        return read_tensor_types(model)
+    return read_onnx_weight_types(model)

@@ -132,6 +132,18 @@ def read_tensor_details(model: bytes) -> tuple[list[dict], list[dict]]:
     )
 
 
+def read_tensor_types(model: bytes) -> frozenset[str]:
+    """The element types of subgraph 0's tensors (weights and activations), e.g. {"int8"}.
+
+    Raises:
+      ValueError: Not a TFLite model, or not one MediaPipe's image tasks take.
+    """
+    tensors = _subgraph(_model(model)).tables(_SUBGRAPH_TENSORS)
+    codes = {tensor.scalar(_TENSOR_TYPE, "<b") for tensor in tensors}
+    return frozenset(np.dtype(_TENSOR_TYPES[c]).name if c in _TENSOR_TYPES else f"type {c}"
+                     for c in codes)
+
+
 def signature_names(model: bytes) -> dict[int, str]:
     """Tensor index -> the name LiteRT's signature runner gives subgraph 0's inputs and
     outputs: the names of its first SignatureDef, else the tensor names (LiteRT's default

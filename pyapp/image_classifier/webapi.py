@@ -29,15 +29,17 @@ from PIL import Image as PILImage
 from .classifier import ImageClassifier
 from .image import MAX_PIXELS, Image, ImageFormat
 from .live_stream import HostScheduling, LiveStreamStats
+from .metadata import HeadMetadata, model_format, read_weight_types
 from .options import (
     BaseOptions,
     Delegate,
     ImageClassifierOptions,
     ImageProcessingOptions,
     RectF,
+    ResultCallback,
     RunningMode,
 )
-from .options import ResultCallback
+from .preprocess import input_normalization
 from .results import ClassificationResult
 
 BASE_OPTIONS = ("modelAssetPath", "modelAssetBuffer", "delegate")
@@ -55,6 +57,8 @@ PROCESSING_OPTIONS = ("regionOfInterest", "rotationDegrees")
 RECT = ("left", "top", "right", "bottom")
 RUNNING_MODES = tuple(mode.name for mode in RunningMode)
 DELEGATES = tuple(delegate.name for delegate in Delegate)
+# Weight types that make a model quantized (TFLite's float16 quantization included).
+QUANTIZED_TYPES = ("int8", "uint8", "int16", "float16")
 
 # Options the classifier can change in place (the model and its session stay).
 _IN_PLACE = {
@@ -263,6 +267,64 @@ def stats_to_js(stats: Optional[LiveStreamStats]) -> Optional[dict]:
     }
 
 
+def model_to_js(classifier: ImageClassifier, model: bytes) -> dict:
+    """What the model says about itself, for the page: its metadata, its tensors as the
+    engine reports them, and its quantization, which only its weight types reveal (our int8
+    models keep a float32 input and output). The normalization is the one preprocessing
+    applies: None for uint8 input, which takes raw pixels whatever the metadata says."""
+    metadata = classifier.metadata
+    tensor = classifier.input_details
+    shape = [int(d) for d in tensor["shape"]]
+    layout = metadata.input.layout
+    height, width, channels = shape[1:] if layout == "NHWC" else (*shape[2:], shape[1])
+    normalization = metadata.input.normalization
+    if input_normalization(tensor["dtype"], normalization) is None:
+        normalization = None
+    weight_types = read_weight_types(model)
+    heads = metadata.heads or [HeadMetadata(name="")] * len(classifier.output_details)
+    return {
+        "name": metadata.name,
+        "description": metadata.description,
+        "version": metadata.version,
+        "author": metadata.author,
+        "license": metadata.license,
+        "format": model_format(model),
+        "sizeBytes": len(model),
+        "input": {
+            "width": width,
+            "height": height,
+            "channels": channels,
+            "layout": layout,
+            "dtype": np.dtype(tensor["dtype"]).name,
+            "normalization": (
+                {"mean": list(normalization.mean), "std": list(normalization.std)}
+                if normalization
+                else None
+            ),
+        },
+        "quantization": [t for t in QUANTIZED_TYPES if t in weight_types],
+        "heads": [
+            {
+                "index": index,
+                "name": head.name,
+                "classes": int(np.prod(output["shape"][1:])),
+                "dtype": np.dtype(output["dtype"]).name,
+                "quantization": (
+                    {"scale": float(output["quantization"][0]),
+                     "zeroPoint": int(output["quantization"][1])}
+                    if output["quantization"][0]
+                    else None
+                ),
+                "labels": len(head.category_names or ()),
+                "locales": [f.locale for f in head.labels if f.locale],
+                "scoreThreshold": head.score_threshold,
+                "calibration": head.score_calibration.function if head.score_calibration else None,
+            }
+            for index, (head, output) in enumerate(zip(heads, classifier.output_details))
+        ],
+    }
+
+
 def image_from_rgba(pixels: Any, width: int, height: int) -> Image:
     """An SRGBA image from ``width * height * 4`` bytes (a canvas's ImageData.data)."""
     data = np.frombuffer(pixels, dtype=np.uint8)
@@ -278,15 +340,21 @@ class WebClassifier:
         self._load_model = load_model
         self._delivered: list[dict] = []
         self._options = merge_options({}, options)
-        self._classifier = self._create(self._options)
+        self._classifier, self._model = self._create(self._options)
 
-    def _create(self, options: Mapping) -> ImageClassifier:
-        """A classifier for JS options; in LIVE_STREAM its results collect in ``_delivered``
-        and its frames wait for ``run_pending`` (a HostScheduling of its own)."""
-        return ImageClassifier.create_from_options(
-            options_from_js(options, self._load_model, self._deliver),
-            live_stream_scheduling=HostScheduling(),
+    def _create(self, options: Mapping) -> tuple[ImageClassifier, dict]:
+        """A classifier for JS options, and its model's ``model_to_js``; in LIVE_STREAM its
+        results collect in ``_delivered`` and its frames wait for ``run_pending`` (a
+        HostScheduling of its own)."""
+        converted = options_from_js(options, self._load_model, self._deliver)
+        classifier = ImageClassifier.create_from_options(
+            converted, live_stream_scheduling=HostScheduling()
         )
+        try:
+            return classifier, model_to_js(classifier, converted.base_options.model_asset_buffer)
+        except Exception:
+            classifier.close()
+            raise
 
     def _deliver(self, result: ClassificationResult, _image: Image, _timestamp_ms: int) -> None:
         self._delivered.append(
@@ -296,6 +364,11 @@ class WebClassifier:
     @property
     def classifier(self) -> ImageClassifier:
         return self._classifier
+
+    @property
+    def model(self) -> dict:
+        """What the model in use says about itself (``model_to_js``)."""
+        return self._model
 
     @property
     def options(self) -> dict:
@@ -314,9 +387,9 @@ class WebClassifier:
             or (merged.get("runningMode") or "IMAGE") != (self._options.get("runningMode") or "IMAGE")
             or merged.get("resultCallback") != self._options.get("resultCallback")
         ):
-            replacement = self._create(merged)
+            replacement, model = self._create(merged)
             self._classifier.close()
-            self._classifier = replacement
+            self._classifier, self._model = replacement, model
         else:
             # Raises before anything changes when a value or the combination is invalid.
             self._classifier.set_options(**_in_place_changes({k: merged.get(k) for k in _IN_PLACE}))
@@ -477,12 +550,12 @@ class WorkerApi:
         classifier = WebClassifier(options, self._load_model)
         handle, self._next_handle = self._next_handle, self._next_handle + 1
         self._classifiers[handle] = classifier
-        return {"handle": handle, "options": classifier.options}
+        return {"handle": handle, "options": classifier.options, "model": classifier.model}
 
     def set_options(self, handle: int, partial: Mapping) -> dict:
         classifier = self._get(handle)
         classifier.set_options(partial)
-        return {"options": classifier.options}
+        return {"options": classifier.options, "model": classifier.model}
 
     def classify(
         self,

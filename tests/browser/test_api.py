@@ -231,10 +231,6 @@ ERRORS = [
     ),
     ("create({baseOptions: {modelAssetBuffer: new Uint8Array([1, 2, 3])}})", None),
     (
-        "create({baseOptions: {modelAssetPath: '/models/efficientnet_lite0_fp32.tflite'}})",
-        "No inference engine for tflite models. Supported: onnx.",
-    ),
-    (
         "create({baseOptions: {modelAssetPath: M, delegate: 'TPU'}})",
         "Unsupported delegate 'TPU'. Should be one of: CPU, GPU.",
     ),
