@@ -67,9 +67,10 @@ const PRECISIONS = { fp32: 'float32', int8: 'int8' };
 const FORMATS = { onnx: 'ONNX', tflite: 'TFLite' };
 const fileSize = (bytes) => (bytes < 1e5 ? `${(bytes / 1e3).toFixed(1)} kB` : `${(bytes / 1e6).toFixed(1)} MB`);
 
-function modelLabel({ name, bytes }) {
+function modelLabel({ name, format, bytes }) {
   const match = /efficientnet_(lite\d)_(fp32|int8)/.exec(name);
-  return match ? `${MODEL_NAMES[match[1]]} · ${PRECISIONS[match[2]]} · ${fileSize(bytes)}` : `${name} · ${fileSize(bytes)}`;
+  const what = match ? `${MODEL_NAMES[match[1]]} · ${PRECISIONS[match[2]]}` : name;
+  return `${what} · ${FORMATS[format]} · ${fileSize(bytes)}`;
 }
 
 /** The served models the runtime has an engine for (.onnx, .tflite). */
@@ -80,7 +81,7 @@ async function listModels(formats) {
   if (!models.length) throw new Error('No models are served under models/ (run `python3 build.py models`).');
   const select = $('model');
   for (const model of models) select.add(new Option(modelLabel(model), `models/${model.name}`), $('opened-models'));
-  const preferred = models.find((m) => m.name.includes('lite0_fp32'));
+  const preferred = models.find((m) => m.default);
   if (preferred) select.value = `models/${preferred.name}`;
 }
 

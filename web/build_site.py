@@ -356,7 +356,15 @@ def _build_models(site: Path) -> None:
     models = sorted(p for p in (ROOT / "models").glob("*") if p.suffix in (".onnx", ".tflite"))
     for model in models:
         _copy(model, out / model.name)
-    index = [{"name": m.name, "format": m.suffix[1:], "bytes": m.stat().st_size} for m in models]
+    index = [
+        {
+            "name": m.name,
+            "format": m.suffix[1:],
+            "bytes": m.stat().st_size,
+            "default": m.name == DEFAULT_MODEL,
+        }
+        for m in models
+    ]
     _write(out / "index.json", json.dumps(index, indent=1).encode())
 
 
@@ -372,7 +380,9 @@ def _build_app(site: Path, web: Path = WEB) -> None:
         _write(site / path, data)
 
 
-DEFAULT_MODEL = "efficientnet_lite0_fp32.onnx"
+# The page's model: the fastest in bench/REPORT.md whose top-1 equals float32's on the test
+# photos (LiteRT.js, int8).
+DEFAULT_MODEL = "efficientnet_lite0_int8.tflite"
 # Stored offline when first used, or when the page is asked to keep them: the models but the
 # default one, and the WebGPU bundle. Every other file the build writes is precached.
 OFFLINE_ON_DEMAND = (

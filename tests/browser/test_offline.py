@@ -31,7 +31,7 @@ from .support import (
     wait_idle,
 )
 
-LITE0 = "efficientnet_lite0_fp32.onnx"
+LITE0 = build_site.DEFAULT_MODEL  # the page's default model
 LITE0_INT8 = "models/efficientnet_lite0_int8.onnx"
 LITE2 = "models/efficientnet_lite2_fp32.onnx"
 

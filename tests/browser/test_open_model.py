@@ -7,14 +7,14 @@ import sys
 
 import pytest
 
-from .support import IMAGES, MODELS, ROOT, cpython_result, page_results, wait_idle
+from .support import IMAGES, MODELS, ROOT, build_site, cpython_result, page_results, wait_idle
 
 sys.path.insert(0, str(ROOT / "tests"))
 from tflite_models import Head, tiny_model  # noqa: E402
 
 from image_classifier import webapi  # noqa: E402
 
-LITE0 = "efficientnet_lite0_fp32.onnx"  # the page's default model
+LITE0 = build_site.DEFAULT_MODEL  # the page's default model
 ENGINES = {"tflite": "LiteRT.js", "onnx": "onnxruntime-web"}
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from .support import IMAGES, cpython_result, wait_idle
+from .support import IMAGES, build_site, cpython_result, wait_idle
 
-LITE0 = "efficientnet_lite0_fp32.onnx"
+LITE0 = build_site.DEFAULT_MODEL  # the page's default model
 
 
 def shown(page) -> list[dict]:

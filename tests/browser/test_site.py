@@ -136,7 +136,9 @@ def test_service_worker_lists_every_file_with_its_sha256(server):
         "ort/ort.wasm.min.mjs",
         "ort/ort-wasm-simd-threaded.wasm",
         "models/index.json",
-        "models/efficientnet_lite0_fp32.onnx",
+        "litert/core.mjs",
+        "litert/wasm/litert_wasm_threaded_internal.wasm",
+        f"models/{build_site.DEFAULT_MODEL}",
     ]:
         assert needed in precache, needed
     assert lazy and all(p.startswith(build_site.OFFLINE_ON_DEMAND) for p in lazy)

@@ -11,7 +11,7 @@ import pytest
 from .conftest import new_context
 from .support import IMAGES, build_site, cpython_result, page_results, wait_for_app, wait_idle
 
-LITE0 = "efficientnet_lite0_fp32.onnx"
+LITE0 = build_site.DEFAULT_MODEL  # the page's default model
 
 
 @pytest.fixture(scope="module")
