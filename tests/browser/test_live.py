@@ -18,9 +18,9 @@ import pytest
 
 from .conftest import _console, new_context
 from .media import write_video, write_y4m
-from .support import CHROMIUM, CHROMIUM_FLAGS, IMAGES, wait_idle
+from .support import CHROMIUM, CHROMIUM_FLAGS, IMAGES, build_site, wait_idle
 
-LITE0 = "efficientnet_lite0_fp32.onnx"
+LITE0 = build_site.DEFAULT_MODEL  # the page's default model
 LITE0_INT8 = "efficientnet_lite0_int8.onnx"
 CATS = {"Egyptian cat", "tabby", "tiger cat"}
 CAMERA_DENIED = "Camera access was denied."
