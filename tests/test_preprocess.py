@@ -1,14 +1,17 @@
 """The warp is MediaPipe's: equal, pixel for pixel, to OpenCV 4's warpPerspective with the
-transform MediaPipe builds, on real photos, every rotation and random regions of interest."""
+transform MediaPipe builds, on real photos, every rotation and random regions of interest; and
+so is each of its two paths (coordinates per axis, proven exact, or per pixel)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import cv2
 import numpy as np
 import pytest
 from conftest import photo
+from PIL import Image as PILImage
 
 from image_classifier import ImageProcessingOptions, RectF
 from image_classifier import preprocess
@@ -49,9 +52,30 @@ def opencv_reference(pixels: np.ndarray, processing, out_width: int, out_height:
 
 
 def ours(pixels: np.ndarray, processing, out_width: int, out_height: int) -> np.ndarray:
+    """The uint8 model input the classifier makes (NHWC), without its batch axis."""
+    details = {"shape": np.array([1, out_height, out_width, 3]), "dtype": np.uint8}
+    return preprocess.input_tensor(pixels, details, "NHWC", None, processing)[0]
+
+
+def takes_axis_path(pixels: np.ndarray, processing, out_width: int, out_height: int) -> bool:
     height, width = pixels.shape[:2]
     matrix = preprocess.transform(processing, width, height, out_width, out_height)
-    return preprocess.warp(pixels, matrix, out_width, out_height)
+    return preprocess._axis_coordinates(matrix, out_width, out_height) is not None
+
+
+def warp_like_opencv(pixels: np.ndarray, matrix: np.ndarray, out_width: int, out_height: int):
+    """Our warp and cv2's for the same output-to-source map (WARP_INVERSE_MAP)."""
+    planes = preprocess.warp(pixels, matrix, out_width, out_height)
+    reference = cv2.warpPerspective(
+        pixels, matrix, (out_width, out_height),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE,
+    )
+    return np.stack(planes, axis=-1), reference
+
+
+def large_photo() -> np.ndarray:
+    """A 1920x1280 photo (coffee.png enlarged): downscales of up to 270x."""
+    return np.asarray(PILImage.fromarray(photo("coffee.png").rgb_view()).resize((1920, 1280)))
 
 
 def test_the_reference_is_opencv_4():
@@ -64,29 +88,103 @@ def test_whole_photo_every_rotation(name, rotation):
     pixels = photo(name).rgb_view()
     processing = ImageProcessingOptions(rotation_degrees=rotation)
     for size in SIZES:
+        assert takes_axis_path(pixels, processing, *size)
         np.testing.assert_array_equal(ours(pixels, processing, *size), opencv_reference(pixels, processing, *size))
+
+
+def random_region(rng: np.random.Generator) -> RectF:
+    """Any size down to 1e-4 of the photo's side (upscales of up to 10^4), often on an edge
+    (turned by 90°, such a region reaches outside the photo: replicated border).
+
+    Regions a few thousandths of a pixel wide make the corners' linear system nearly singular,
+    and there transform() and OpenCV 4.12's getPerspectiveTransform part ways; the warp itself
+    agrees on any matrix (test_axis_aligned_maps_match_opencv)."""
+    corners = []
+    for _ in range(2):
+        start, end = sorted(rng.uniform(0, 1, 2))
+        if rng.random() < 0.3:
+            end = min(1.0, start + 10 ** rng.uniform(-4, -2))
+        if rng.random() < 0.2:
+            start, end = (0.0, end) if rng.random() < 0.5 else (start, 1.0)
+        corners.append((float(start), float(end)))
+    (left, right), (top, bottom) = corners
+    return RectF(left, top, right, bottom)
 
 
 def test_random_regions_and_rotations():
     rng = np.random.default_rng(20261126)
-    photos = [photo(name).rgb_view() for name in PHOTOS]
+    photos = [photo(name).rgb_view() for name in PHOTOS] + [large_photo()]
+    sizes = SIZES + [(1, 1), (999, 37)]
+    paths = {True: 0, False: 0}
     checked = 0
-    while checked < 240:
-        left, right = sorted(rng.uniform(0, 1, 2))
-        top, bottom = sorted(rng.uniform(0, 1, 2))
-        if right - left < 1e-3 or bottom - top < 1e-3:
+    while checked < 400:
+        region = random_region(rng)
+        if region.left >= region.right or region.top >= region.bottom:
             continue
-        processing = ImageProcessingOptions(
-            RectF(float(left), float(top), float(right), float(bottom)),
-            int(rng.choice([0, 90, 180, 270, -90, -180, 450])),
-        )
+        rotation = int(rng.choice([0, 90, 180, 270, -90, -180, 450]))
+        processing = ImageProcessingOptions(region, rotation)
         pixels = photos[checked % len(photos)]
-        size = SIZES[checked % len(SIZES)]
+        size = sizes[checked % len(sizes)]
         np.testing.assert_array_equal(
             ours(pixels, processing, *size), opencv_reference(pixels, processing, *size),
             err_msg=str(processing),
         )
+        paths[takes_axis_path(pixels, processing, *size)] += 1
         checked += 1
+    assert paths[True] > 300 and paths[False] > 0, paths
+
+
+def axis_aligned_map(rng: np.random.Generator, width: int, height: int, faint: bool) -> np.ndarray:
+    """An output-to-source map of scales 1e-3..1e3 (either sign, axes swapped or not) and shifts
+    that may leave the image far behind; ``faint`` adds the tiny projective terms that MediaPipe's
+    float32 corners leave. One map in four puts coordinates exactly halfway between 1/32 steps,
+    where the faintest term decides the rounding."""
+    shifts = rng.uniform(-1, 2, 2) * (width, height)
+    if rng.random() < 0.25:
+        scales = rng.choice([0.5, 1.5], 2)
+        shifts = np.floor(shifts) + 1 / 64
+    else:
+        scales = 10 ** rng.uniform(-3, 3, 2)
+    scales *= rng.choice([-1, 1], 2)
+    matrix = np.array([[scales[0], 0, shifts[0]], [0, scales[1], shifts[1]], [0, 0, 1.0]])
+    if rng.random() < 0.5:
+        matrix[:2] = matrix[[1, 0]][:, [1, 0, 2]]
+    if faint:
+        matrix[[0, 0, 1, 1, 2, 2, 2], [0, 1, 0, 1, 0, 1, 2]] += (
+            10 ** rng.uniform(-18, -7, 7) * rng.choice([-1, 1], 7) * [1, 1, 1, 1, 1e-3, 1e-3, 1]
+        )
+    return matrix
+
+
+def test_axis_aligned_maps_match_opencv():
+    rng = np.random.default_rng(6)
+    photos = [photo("chelsea.png").rgb_view(), large_photo(),
+              photo("grace_hopper.jpg").rgb_view()[::-1]]
+    paths = {True: 0, False: 0}
+    for case in range(300):
+        pixels = photos[case % len(photos)]
+        out_width, out_height = (SIZES + [(1, 1), (130, 1), (1, 70)])[case % 7]
+        matrix = axis_aligned_map(rng, pixels.shape[1], pixels.shape[0], faint=case % 2 == 1)
+        got, want = warp_like_opencv(pixels, matrix, out_width, out_height)
+        np.testing.assert_array_equal(got, want, err_msg=str(matrix))
+        paths[preprocess._axis_coordinates(matrix, out_width, out_height) is not None] += 1
+    assert paths[True] > 200 and paths[False] > 0, paths
+
+
+def test_axis_coordinates_are_exactly_the_pixel_coordinates():
+    """What the axis path proves, checked against every pixel's coordinates."""
+    rng = np.random.default_rng(7)
+    proven = 0
+    for case in range(3000):
+        out_width, out_height = int(rng.integers(1, 300)), int(rng.integers(1, 300))
+        matrix = axis_aligned_map(rng, 640, 480, faint=case % 4 != 0)
+        axis = preprocess._axis_coordinates(matrix, out_width, out_height)
+        if axis is not None:
+            proven += 1
+            every_pixel = preprocess._pixel_coordinates(matrix, out_width, out_height)
+            for got, want in zip(np.broadcast_arrays(*axis), every_pixel):
+                np.testing.assert_array_equal(got, want, err_msg=str(matrix))
+    assert proven > 2000, proven
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 3), (2, 3, 3), (3, 2, 3)])
@@ -109,6 +207,26 @@ def test_normalization_maps_pixels_to_the_model_range():
     np.testing.assert_array_equal(nchw[0, :, 0, 0], tensor[0, 0, 0])
 
 
+@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
+def test_float_tensors_normalize_the_opencv_warp(layout):
+    """Normalization and layout (one table lookup per channel plane) give what normalizing
+    cv2's warp in float64 gives, for every value of every photo."""
+    scale, offset = preprocess.input_normalization(np.float32, Normalization((127.0,), (128.0,)))
+    shape = [1, 224, 224, 3] if layout == "NHWC" else [1, 3, 224, 224]
+    details = {"shape": np.array(shape), "dtype": np.float32}
+    for name, processing in itertools.product(
+        PHOTOS, (None, ImageProcessingOptions(RectF(0.1, 0.2, 0.7, 0.9), 90))
+    ):
+        pixels = photo(name).rgb_view()
+        warped = opencv_reference(pixels, processing, 224, 224)
+        want = (warped * np.float64(scale) + offset).astype(np.float32)
+        if layout == "NCHW":
+            want = want.transpose(2, 0, 1)
+        tensor = preprocess.input_tensor(pixels, details, layout, (scale, offset), processing)
+        assert tensor.flags.c_contiguous
+        np.testing.assert_array_equal(tensor[0], want)
+
+
 def test_uint8_models_take_raw_pixels():
     assert preprocess.input_normalization(np.uint8, None) is None
     pixels = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
@@ -125,13 +243,15 @@ def test_normalization_rules():
     assert same == preprocess.input_normalization(np.float32, Normalization((127.0,), (128.0,)))
 
 
-@pytest.mark.parametrize("view", ["rgba", "flipped", "every_other_column"])
+@pytest.mark.parametrize("view", ["rgba", "flipped", "every_other_column", "zero_stride"])
 def test_strided_views_warp_like_their_copies(view):
     pixels = photo("coffee.png").rgb_view()
     rgba = np.dstack([pixels, np.full(pixels.shape[:2], 7, np.uint8)])
-    strided = {"rgba": rgba[:, :, :3], "flipped": pixels[::-1], "every_other_column": pixels[:, ::2]}[view]
-    processing = ImageProcessingOptions(RectF(0.1, 0.2, 0.7, 0.9), 270)
-    for size in SIZES:
+    strided = {"rgba": rgba[:, :, :3], "flipped": pixels[::-1], "every_other_column": pixels[:, ::2],
+               "zero_stride": np.broadcast_to(pixels[:, :, :1], pixels.shape)}[view]
+    for processing, size in itertools.product(
+        (None, ImageProcessingOptions(RectF(0.1, 0.2, 0.7, 0.9), 270)), SIZES
+    ):
         np.testing.assert_array_equal(
             ours(strided, processing, *size),
             opencv_reference(np.ascontiguousarray(strided), processing, *size),

@@ -7,6 +7,10 @@ and rotation into a rotated rectangle, maps its corners onto the output with
 rounded to 1/32 pixel, integer bilinear weights. An ordinary (antialiased or float) resize
 moves scores by up to 0.18, so every step is reproduced here in the same precision and the
 same order of operations, in numpy only (OpenCV is not available in the browser).
+
+Speed, measured on CPython and in Pyodide by bench/preprocess.py: the warp gathers with 1-D
+indices and blends per channel plane, and where the map is axis-aligned (MediaPipe's are, up to
+float rounding) it proves that and computes coordinates per axis instead of per pixel.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ _INTER_BITS = 5
 _INTER_TAB_SIZE = 1 << _INTER_BITS
 _BLOCK_WIDTH = 64  # warpPerspective works in 64-pixel-wide blocks, which rounding can see
 _LU_EPSILON = np.finfo(np.float64).eps * 100
+_INT32_RANGE = (float(np.iinfo(np.int32).min), float(np.iinfo(np.int32).max))
 
 
 def check_processing_options(processing) -> None:
@@ -148,64 +153,128 @@ def transform(processing, width: int, height: int, out_width: int, out_height: i
     return np.array(_invert3(_perspective_transform(src, dst))).reshape(3, 3)
 
 
-def _source_coordinates(matrix: np.ndarray, out_width: int, out_height: int):
-    """warpPerspective's fixed-point source coordinates (in 1/32 pixel) for every output pixel."""
+def _projection(matrix: np.ndarray, x: np.ndarray, y: np.ndarray):
+    """warpPerspective's source-coordinate numerators and 1/32-pixel scale (INTER_TAB_SIZE / w)
+    for output pixels (x, y) (float arrays, broadcast), in its order of operations."""
     m = matrix.reshape(-1)
-    x = np.arange(out_width, dtype=np.float64)
     block = np.floor_divide(x, _BLOCK_WIDTH) * _BLOCK_WIDTH
     offset = x - block
-    y = np.arange(out_height, dtype=np.float64)[:, None]
-    x0 = m[0] * block + m[1] * y + m[2]
-    y0 = m[3] * block + m[4] * y + m[5]
-    w0 = m[6] * block + m[7] * y + m[8]
-    w = w0 + m[6] * offset
+    x_numerator = m[0] * block + m[1] * y + m[2] + m[0] * offset
+    y_numerator = m[3] * block + m[4] * y + m[5] + m[3] * offset
+    w = m[6] * block + m[7] * y + m[8] + m[6] * offset
     with np.errstate(divide="ignore"):
-        w = np.where(w != 0, _INTER_TAB_SIZE / w, 0.0)
-    limit = float(np.iinfo(np.int32).max), float(np.iinfo(np.int32).min)
-    fx = np.clip((x0 + m[0] * offset) * w, limit[1], limit[0])
-    fy = np.clip((y0 + m[3] * offset) * w, limit[1], limit[0])
-    # OpenCV's saturate_cast<int>; np.intp also makes them valid indices on wasm32 (int32).
-    return np.rint(fx).astype(np.intp), np.rint(fy).astype(np.intp)
+        scale = np.where(w != 0, _INTER_TAB_SIZE / w, 0.0)
+    return x_numerator, y_numerator, scale
 
 
-def warp(pixels: np.ndarray, matrix: np.ndarray, out_width: int, out_height: int) -> np.ndarray:
-    """cv::warpPerspective(INTER_LINEAR, BORDER_REPLICATE) of an 8-bit image, bit-exact."""
+def _fixed(value: np.ndarray) -> np.ndarray:
+    """OpenCV's saturate_cast<int>; np.intp also makes them valid indices on wasm32 (int32)."""
+    return np.rint(np.clip(value, *_INT32_RANGE)).astype(np.intp)
+
+
+def _pixel_coordinates(matrix: np.ndarray, out_width: int, out_height: int):
+    """warpPerspective's fixed-point source coordinates (in 1/32 pixel) of every output pixel."""
+    x = np.arange(out_width, dtype=np.float64)
+    y = np.arange(out_height, dtype=np.float64)[:, None]
+    x_numerator, y_numerator, scale = _projection(matrix, x, y)
+    return _fixed(x_numerator * scale), _fixed(y_numerator * scale)
+
+
+def _axis_coordinates(matrix: np.ndarray, out_width: int, out_height: int):
+    """The same coordinates as ``_pixel_coordinates``, as a row and a column that broadcast to
+    them, when that is provably exact; None otherwise.
+
+    MediaPipe's maps are axis-aligned (a region of interest, turns of 90°), so one source
+    coordinate follows the output column and the other the output row, up to float rounding,
+    which this proves away: along a column, or along a row within one 64-pixel block, the
+    numerators and the scale are each monotonic, so every pixel's product lies between the
+    products at the segment's ends; equal rounded bounds mean equal coordinates. Computing only
+    the ends costs O(width + height) instead of O(width * height). (At 90° and 270° MediaPipe's
+    float32 corners make the map faintly projective, and some regions fail the proof.)
+    """
+    x = np.arange(out_width, dtype=np.float64)
+    y = np.arange(out_height, dtype=np.float64)[:, None]
+    starts = x[::_BLOCK_WIDTH]
+    ends = np.minimum(starts + _BLOCK_WIDTH - 1, out_width - 1)
+    first_and_last_row = np.array([[0.0], [out_height - 1.0]])
+    *column_numerators, column_scale = _projection(matrix, x, first_and_last_row)
+    *row_numerators, row_scale = _projection(matrix, np.concatenate([starts, ends]), y)
+    if not ((column_scale > 0).all() and (row_scale > 0).all()):
+        return None  # w <= 0 somewhere: its inverse need not be monotonic
+    blocks = len(starts)
+
+    def down_columns(numerator):
+        return _proven(numerator[0], column_scale[0], numerator[1], column_scale[1])
+
+    def along_rows(numerator):
+        fixed = _proven(numerator[:, :blocks], row_scale[:, :blocks],
+                        numerator[:, blocks:], row_scale[:, blocks:])
+        return fixed[:, :1] if fixed is not None and (fixed == fixed[:, :1]).all() else None
+
+    fixed_x, fixed_y = down_columns(column_numerators[0]), along_rows(row_numerators[1])
+    if fixed_x is None or fixed_y is None:  # turned by 90°: x follows the output row
+        fixed_x, fixed_y = along_rows(row_numerators[0]), down_columns(column_numerators[1])
+    return None if fixed_x is None or fixed_y is None else (fixed_x, fixed_y)
+
+
+def _proven(numerator_a, scale_a, numerator_b, scale_b) -> Optional[np.ndarray]:
+    """The fixed-point coordinate of every pixel between ends a and b, if the ends' products
+    (the extremes of numerator * scale over the segment) round to the same one; else None."""
+    products = [n * s for n in (numerator_a, numerator_b) for s in (scale_a, scale_b)]
+    low, high = _fixed(np.minimum.reduce(products)), _fixed(np.maximum.reduce(products))
+    return low if np.array_equal(low, high) else None
+
+
+def _axis_taps(fixed: np.ndarray, size: int, step: int):
+    """The two taps along one axis: table offsets, each clamped on its own as remapBilinear
+    does (BORDER_REPLICATE), and their weights in 1/32."""
+    start = fixed >> _INTER_BITS
+    fraction = (fixed & (_INTER_TAB_SIZE - 1)).astype(np.int32)
+    return [
+        (np.clip(start, 0, size - 1) * step, _INTER_TAB_SIZE - fraction),
+        (np.clip(start + 1, 0, size - 1) * step, fraction),
+    ]
+
+
+def warp(
+    pixels: np.ndarray, matrix: np.ndarray, out_width: int, out_height: int
+) -> list[np.ndarray]:
+    """cv::warpPerspective(INTER_LINEAR, BORDER_REPLICATE) of an 8-bit image, bit-exact, as one
+    (out_height, out_width) int32 plane per channel: planes gather and blend with long loops
+    (interleaved channels make numpy loop over 3 values) and feed any layout."""
     height, width = pixels.shape[:2]
-    fixed_x, fixed_y = _source_coordinates(matrix, out_width, out_height)
-    x0 = fixed_x >> _INTER_BITS
-    y0 = fixed_y >> _INTER_BITS
-    ax = (fixed_x & (_INTER_TAB_SIZE - 1)).astype(np.int32)[..., None]
-    ay = (fixed_y & (_INTER_TAB_SIZE - 1)).astype(np.int32)[..., None]
-    # Replicated border: every tap clamped on its own, as remapBilinear does.
-    table, row_step, col_step = _pixel_table(pixels)
-    left = np.clip(x0, 0, width - 1) * col_step
-    right = np.clip(x0 + 1, 0, width - 1) * col_step
-    top = np.clip(y0, 0, height - 1) * row_step
-    bottom = np.clip(y0 + 1, 0, height - 1) * row_step
-
-    def tap(index: np.ndarray) -> np.ndarray:
-        # np.take would first copy a strided table whole; fancy indexing reads it in place.
-        taps = table.take(index, axis=0) if table.flags.c_contiguous else table[index]
-        return taps.astype(np.int32)
-
-    inverse_ax = _INTER_TAB_SIZE - ax
-    total = (_INTER_TAB_SIZE - ay) * (inverse_ax * tap(top + left) + ax * tap(top + right))
-    total += ay * (inverse_ax * tap(bottom + left) + ax * tap(bottom + right))
-    # INTER_REMAP_COEF_BITS = 15 with weights scaled by 32: the same as rounding >> 10 here.
-    return ((total + (1 << 9)) >> 10).astype(np.uint8)
+    coordinates = _axis_coordinates(matrix, out_width, out_height)
+    fixed_x, fixed_y = coordinates or _pixel_coordinates(matrix, out_width, out_height)
+    channels, row_step, col_step = _channel_tables(pixels)
+    taps = [
+        (row + column, row_weight * column_weight)
+        for row, row_weight in _axis_taps(fixed_y, height, row_step)
+        for column, column_weight in _axis_taps(fixed_x, width, col_step)
+    ]
+    planes = []
+    for channel in channels:
+        total = np.full((out_height, out_width), 1 << 9, np.int32)
+        for index, weight in taps:
+            total += weight * channel[index]
+        # Weights sum to 32 * 32: with INTER_REMAP_COEF_BITS = 15 this is rounding >> 10.
+        total >>= 10
+        planes.append(total)
+    return planes
 
 
-def _pixel_table(pixels: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """A (n, channels) view whose row ``y * row_step + x * col_step`` is pixel (y, x), made
-    without copying: an RGBA frame's RGB view (every camera frame in the browser) stays free."""
+def _channel_tables(pixels: np.ndarray) -> tuple[list[np.ndarray], int, int]:
+    """One 1-D view per channel whose element ``y * row_step + x * col_step`` is pixel (y, x),
+    made without copying (an RGBA frame's RGB view, every camera frame in the browser, stays
+    free). A 1-D index into a 1-D array is numpy's fast gather, in wasm too, where np.take and
+    indexing rows of pixels are several times slower."""
     if min(pixels.strides) <= 0:
         pixels = np.ascontiguousarray(pixels)
     row_stride, col_stride, channel_stride = pixels.strides
     unit = math.gcd(row_stride, col_stride)
     rows, cols, channels = pixels.shape
     count = ((rows - 1) * row_stride + (cols - 1) * col_stride) // unit + 1
-    table = as_strided(pixels, (count, channels), (unit, channel_stride), writeable=False)
-    return table, row_stride // unit, col_stride // unit
+    table = as_strided(pixels, (channels, count), (channel_stride, unit), writeable=False)
+    return list(table), row_stride // unit, col_stride // unit
 
 
 def input_normalization(
@@ -243,16 +312,22 @@ def input_tensor(
     normalization: Optional[tuple[float, float]],
     processing=None,
 ) -> np.ndarray:
-    """The batched model input for an RGB uint8 image: warp, then normalize, then lay out."""
+    """The batched model input for an RGB uint8 image: warp, then normalize, then lay out; the
+    last two in one step, by table lookup and assignment, per channel."""
     shape: Sequence[int] = input_details["shape"]
     out_height, out_width = (shape[1], shape[2]) if layout == "NHWC" else (shape[2], shape[3])
     matrix = transform(processing, rgb.shape[1], rgb.shape[0], out_width, out_height)
-    warped = warp(rgb, matrix, out_width, out_height)
-    if normalization is None:
-        tensor = warped
-    else:
-        scale, offset = normalization
-        tensor = (warped * np.float64(scale) + offset).astype(np.float32)
+    channels = rgb.shape[2]
     if layout == "NCHW":
-        tensor = tensor.transpose(2, 0, 1)
-    return np.ascontiguousarray(tensor[None].astype(input_details["dtype"], copy=False))
+        tensor = np.empty((1, channels, out_height, out_width), input_details["dtype"])
+        planes = tensor[0]
+    else:
+        tensor = np.empty((1, out_height, out_width, channels), input_details["dtype"])
+        planes = np.moveaxis(tensor[0], -1, 0)
+    values = None
+    if normalization is not None:
+        scale, offset = normalization
+        values = (np.arange(256) * np.float64(scale) + offset).astype(np.float32)
+    for plane, warped in zip(planes, warp(rgb, matrix, out_width, out_height)):
+        plane[...] = warped if values is None else values[warped]
+    return tensor
