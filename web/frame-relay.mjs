@@ -14,18 +14,7 @@
 // Out (on port): {frame: {rgba, width, height}, timestampMs, sentAt} per frame; {end: 'ended' | 'error', message}
 // Stop: {stop: true} on the port (the stream is cancelled, then {end: 'ended'}).
 
-async function rgbaOf(frame) {
-  const { width, height } = frame.visibleRect ?? { width: frame.displayWidth, height: frame.displayHeight };
-  const rgba = new Uint8Array(width * height * 4);
-  try {
-    await frame.copyTo(rgba, { format: 'RGBA', colorSpace: 'srgb' });
-  } catch {
-    const context = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
-    context.drawImage(frame, 0, 0, width, height);
-    rgba.set(context.getImageData(0, 0, width, height, { colorSpace: 'srgb' }).data);
-  }
-  return { rgba, width, height };
-}
+import { pixelsOf } from './pixels.mjs';
 
 self.onmessage = async ({ data: { readable, port } }) => {
   const reader = readable.getReader();
@@ -38,12 +27,7 @@ self.onmessage = async ({ data: { readable, port } }) => {
       if (done) break;
       const sentAt = performance.timeOrigin + performance.now();
       const timestampMs = Math.round(frame.timestamp / 1000);
-      let image;
-      try {
-        image = await rgbaOf(frame);
-      } finally {
-        frame.close();
-      }
+      const image = await pixelsOf(frame); // closes the frame
       port.postMessage({ frame: image, timestampMs, sentAt }, [image.rgba.buffer]);
     }
     port.postMessage({ end: 'ended' });
