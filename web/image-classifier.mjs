@@ -3,7 +3,7 @@
 //
 //   import { ImageClassifier } from './image-classifier.mjs';
 //   const classifier = await ImageClassifier.createFromOptions({
-//     baseOptions: { modelAssetPath: 'models/efficientnet_lite0_fp32.onnx', delegate: 'CPU' },
+//     baseOptions: { modelAssetPath: 'models/efficientnet_lite0_int8.tflite', delegate: 'CPU' },
 //     maxResults: 5,
 //   });
 //   const { classifications } = await classifier.classify(imageElement);

@@ -108,6 +108,28 @@ async function fetchModel(url) {
   return bytes;
 }
 
+// A model asked for while Python boots is fetched meanwhile, and its engine started: at a
+// cold start both overlap the boot instead of following it.
+const prefetched = new Map(); // url -> Promise<Uint8Array>
+const FORMAT_OF = { '.tflite': 'tflite', '.onnx': 'onnx' };
+
+function prefetch(options) {
+  const url = options?.baseOptions?.modelAssetPath;
+  if (python_ || typeof url !== 'string' || prefetched.has(url)) return;
+  const bytes = fetchModel(url);
+  bytes.catch(() => {}); // reported when Python asks for the model
+  prefetched.set(url, bytes);
+  const format = FORMAT_OF[/\.[a-z]+$/.exec(new URL(url).pathname)?.[0]];
+  ENGINES[format]?.prepare?.();
+}
+
+/** The model's bytes for Python: the prefetched ones once, else fetched now. */
+function modelBytes(url) {
+  const bytes = prefetched.get(url);
+  prefetched.delete(url);
+  return bytes ?? fetchModel(url);
+}
+
 const ready = (async () => {
   progress('runtime', 0.02, 'Loading the Python runtime…');
   const pyodide = await loadPyodide({ indexURL: new URL('./pyodide/', import.meta.url).href });
@@ -117,7 +139,7 @@ const ready = (async () => {
   boot.packages = performance.now();
   progress('imports', 0.7, 'Importing the classifier…');
   const browser = pyodide.pyimport('image_classifier.engines.browser');
-  browser.install(adapters, fetchModel);
+  browser.install(adapters, modelBytes);
   const webapi = pyodide.pyimport('image_classifier.webapi');
   const api = webapi.WorkerApi(browser.load_model);
   boot.imports = performance.now();
@@ -346,8 +368,8 @@ function memory() {
 
 const OPS = {
   async status({ numThreads }) {
+    if (numThreads) setThreadCount(numThreads); // before a prefetch starts an engine
     await ready;
-    if (numThreads) setThreadCount(numThreads);
     return {
       crossOriginIsolated: self.crossOriginIsolated,
       hardwareConcurrency: self.navigator.hardwareConcurrency,
@@ -430,6 +452,7 @@ function enqueue(task) {
   return queue;
 }
 self.onmessage = ({ data }) => {
+  if (data.op === 'create') prefetch(data.options);
   if (IMMEDIATE[data.op]) {
     reply(data, () => IMMEDIATE[data.op](data));
     return;

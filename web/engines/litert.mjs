@@ -68,6 +68,11 @@ function details(tensors) {
 
 export const format = 'tflite';
 
+/** Starts loading the runtime ahead of the first model. */
+export function prepare() {
+  liteRt().catch(() => {}); // a failure is reported by load()
+}
+
 export async function load(bytes, delegate = 'CPU') {
   const { threads } = await liteRt();
   const { accelerator: backend, note } = await accelerator(delegate);

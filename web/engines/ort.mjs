@@ -4,6 +4,7 @@
 // other one; worker.mjs registers each for its format):
 //
 //   adapter.format                       model format it runs: 'onnx'
+//   adapter.prepare?.()                  optional: start loading the runtime ahead of load()
 //   await adapter.load(bytes, delegate)  -> model; bytes: Uint8Array (may be a view into
 //                                           Pyodide's heap: copy what must outlive the call),
 //                                           delegate: 'CPU' | 'GPU'
