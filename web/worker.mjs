@@ -358,11 +358,10 @@ function stopStreams(handle, streamId) {
 /** Sizes of the runtime's memories: Pyodide's wasm heap, the engines' wasm heaps (bytes). */
 function memory() {
   const pyodideBuffer = python_?.pyodide._module.HEAPU8.buffer;
+  const buffers = wasmMemories.map((ref) => ref.deref()?.buffer).filter(Boolean);
+  for (const engine of Object.values(ENGINES)) buffers.push(...(engine.heaps?.() ?? []));
   let engines = 0;
-  for (const ref of wasmMemories) {
-    const memory = ref.deref();
-    if (memory && memory.buffer !== pyodideBuffer) engines += memory.buffer.byteLength;
-  }
+  for (const buffer of buffers) if (buffer !== pyodideBuffer) engines += buffer.byteLength;
   return { pyodideWasm: pyodideBuffer?.byteLength ?? 0, engineWasm: engines };
 }
 

@@ -9,7 +9,7 @@
 // file (engines/browser.py).
 
 import { claimThreads, webgpuUnavailable } from './threads.mjs';
-import { loadAndCompile, loadLiteRt, supportsFeature, Tensor } from '../litert/core.mjs';
+import { getGlobalLiteRt, loadAndCompile, loadLiteRt, supportsFeature, Tensor } from '../litert/core.mjs';
 
 const WASM_DIR = new URL('../litert/wasm/', import.meta.url).href;
 
@@ -35,6 +35,7 @@ function logged(text) {
 }
 
 let runtime;
+let hiddenHeap = false;
 /** Loads the runtime once: the threaded build when cross-origin isolated with relaxed SIMD
  *  and more than one thread is wanted (it then starts a pool of hardwareConcurrency threads). */
 function liteRt() {
@@ -49,6 +50,7 @@ function liteRt() {
       delete self.importScripts;
       delete self.Module;
     }
+    hiddenHeap = !threads;
     return { threads: threads ? wanted : 1 };
   })();
   return runtime;
@@ -67,6 +69,12 @@ function details(tensors) {
 }
 
 export const format = 'tflite';
+
+/** The single-threaded build's wasm heap: made inside its module, where the worker's count of
+ *  WebAssembly.Memory objects does not see it (the threaded build's shared memory it does). */
+export function heaps() {
+  return hiddenHeap ? [getGlobalLiteRt().liteRtWasm.HEAPU8.buffer] : [];
+}
 
 /** Starts loading the runtime ahead of the first model. */
 export function prepare() {

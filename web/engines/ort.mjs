@@ -5,6 +5,8 @@
 //
 //   adapter.format                       model format it runs: 'onnx'
 //   adapter.prepare?.()                  optional: start loading the runtime ahead of load()
+//   adapter.heaps?.()                    optional: its wasm heaps (ArrayBuffers) the worker
+//                                           cannot see being made (for the memory report)
 //   await adapter.load(bytes, delegate)  -> model; bytes: Uint8Array (may be a view into
 //                                           Pyodide's heap: copy what must outlive the call),
 //                                           delegate: 'CPU' | 'GPU'
