@@ -551,6 +551,22 @@ def quantize_tflite(fp32_model: bytes, calibration) -> bytes:
     return bytes(result.quantized_model)
 
 
+def inline_buffers(model: bytes) -> bytes:
+    """The model with every buffer inside the FlatBuffer. The AI Edge Quantizer appends large
+    buffers after it (``Buffer.offset``): LiteRT and MediaPipe 1.2.3 read those, but the TFLite
+    inside @mediapipe/tasks-vision 0.10.35 does not ("Input tensor ... is not produced")."""
+    import numpy as np
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    root = schema.ModelT.InitFromPackedBuf(model, 0)
+    for buffer in root.buffers:
+        if buffer.offset > 1:
+            buffer.data = np.frombuffer(model, np.uint8, buffer.size, buffer.offset)
+            buffer.offset = buffer.size = 0
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(root))
+
+
 def _tflite_interpreter(model: bytes):
     from ai_edge_litert.interpreter import Interpreter
 
@@ -719,7 +735,7 @@ def make_models() -> None:
         report[variant] = measure(variant, network, files["fp32"], files["int8"], evaluation)
         _print_quality(variant, report[variant], labels["en"])
         plain = {"fp32": convert_tflite(network)}
-        plain["int8"] = quantize_tflite(plain["fp32"], calibration)
+        plain["int8"] = inline_buffers(quantize_tflite(plain["fp32"], calibration))
         tflite_files = {}
         for precision, data in plain.items():
             name = f"efficientnet_{variant}_{precision}.tflite"
