@@ -86,12 +86,23 @@ def classify(args: argparse.Namespace) -> None:
     sys.exit(result.returncode)
 
 
+BENCH_STAMP = VENV / ".bench-stamp"
+# In this order: native CPython, the live camera, ours against MediaPipe and LiteRT.js in the
+# browser, preprocessing implementations (native and in the worker), then the report
+# (bench/results.json, bench/REPORT.md, bench/latency.png).
+BENCH_SCRIPTS = ["native.py", "live.py", "browser.py", "preprocess.py", "report.py"]
+
+
 def bench(_args: argparse.Namespace) -> None:
-    """Measures speed (never part of the tests); writes its report under bench/."""
+    """Measures speed against MediaPipe (never part of the tests); writes its report under
+    bench/ (about 13 minutes on 2 cores)."""
     setup()
-    run(VENV_PYTHON, ROOT / "bench" / "native.py", cwd=ROOT)
-    # The browser: live camera fps and latency (Chromium's fake camera, 640x480).
-    run(VENV_PYTHON, ROOT / "bench" / "live.py", cwd=ROOT)
+    if not BENCH_STAMP.exists() or BENCH_STAMP.read_text() != _setup_fingerprint():
+        run(VENV_PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "-e", f"{ROOT}[test,bench]")
+        BENCH_STAMP.write_text(_setup_fingerprint())
+    for script in BENCH_SCRIPTS:
+        run(VENV_PYTHON, ROOT / "bench" / script, cwd=ROOT)
 
 
 def main() -> None:

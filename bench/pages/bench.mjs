@@ -1,0 +1,67 @@
+// The bench page: one classifier (ours or MediaPipe's) behind one interface, timed the same way.
+//
+//   bench.html?engine=ours|mediapipe&model=/models/efficientnet_lite0_fp32.onnx&threads=2&delegate=CPU&photo=URL
+//
+// On load it creates the classifier and classifies the photo once; `window.started` resolves
+// to {firstResultMs} counted from the navigation's start: the cold start in a fresh profile,
+// the warm start after a reload. `window.bench` then times the same classifier on more photos.
+
+const params = new URLSearchParams(location.search);
+const ENGINES = { ours: () => import('./ours.mjs'), mediapipe: () => import('./mediapipe.mjs') };
+const engine = ENGINES[params.get('engine')];
+if (!engine) throw new Error(`Unknown engine ${params.get('engine')}. Should be one of: ${Object.keys(ENGINES)}.`);
+
+/** A photo decoded once, before any timing: every engine gets the same pixels. */
+async function bitmapOf(url) {
+  const blob = await (await fetch(url)).blob();
+  return createImageBitmap(blob, { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+}
+
+const classifier = (async () =>
+  (await engine()).create({
+    model: params.get('model'),
+    threads: Number(params.get('threads')) || undefined,
+    delegate: params.get('delegate') ?? 'CPU',
+    maxResults: 5,
+  }))();
+
+window.started = (async () => {
+  const created = await classifier;
+  const createdMs = performance.now();
+  await created.classify(await bitmapOf(params.get('photo')));
+  return { firstResultMs: performance.now(), createdMs, info: created.info };
+})();
+
+window.bench = {
+  /** ms of `runs` classify() calls end to end (after `warmup`), cycling through the photos,
+   *  each with the engine's own stage timings when it has them. */
+  async latency(urls, runs, warmup) {
+    const c = await classifier;
+    const images = await Promise.all(urls.map(bitmapOf));
+    for (let i = 0; i < warmup; i++) await c.classify(images[i % images.length]);
+    const out = [];
+    for (let i = 0; i < runs; i++) {
+      const started = performance.now();
+      const { stages } = await c.classify(images[i % images.length]);
+      out.push({ ms: performance.now() - started, ...stages });
+    }
+    return out;
+  },
+  /** All 1000 scores (by category index) per photo, for the accuracy comparison. */
+  async scores(urls) {
+    const c = await classifier;
+    await c.setOptions({ maxResults: -1 });
+    const out = [];
+    for (const url of urls) {
+      const { result } = await c.classify(await bitmapOf(url));
+      const scores = new Array(1000).fill(0);
+      for (const { index, score } of result.classifications[0].categories) scores[index] = score;
+      out.push(scores);
+    }
+    await c.setOptions({ maxResults: 5 });
+    return out;
+  },
+  async memory() {
+    return (await classifier).memory();
+  },
+};
