@@ -403,8 +403,9 @@ def test_worker_api_describes_the_model_and_keeps_it_when_a_new_one_fails():
     assert other["model"]["input"]["normalization"] is None
     api.dispatch("close", [other["handle"]])
 
-    # A truncated model (its zipped labels are gone): MediaPipe's message, the old model stays.
-    truncated = path.read_bytes()[: path.stat().st_size // 2]
+    # A truncated model (the end of its zipped labels is gone): MediaPipe's message, the old
+    # model stays.
+    truncated = path.read_bytes()[:-1000]
     failed = api.dispatch("setOptions", [handle, {"baseOptions": {"modelAssetBuffer": truncated}}])
     assert failed["error"]["message"] == "No associated file with name: labels_en.txt"
     assert api.dispatch("setOptions", [handle, {}])["value"]["model"] == described
