@@ -36,7 +36,7 @@ def main() -> None:
                 "--disable-sync",
             ],
         )
-        page = browser.new_page(viewport={"width": 1360, "height": 860})
+        page = browser.new_page(viewport={"width": 1360, "height": 1000})
         page.goto(url)
         idle = "document.body.dataset.state === 'idle'"
         page.wait_for_function("window.app && window.app.state.classifier", timeout=120_000)
@@ -51,6 +51,7 @@ def main() -> None:
         for button in ["#rotate-right", "#rotate-left"] * 3:  # warm-up runs: steady timings
             page.click(button)
             page.wait_for_function(idle)
+        page.evaluate("window.scrollTo(0, 0)")  # focus moves may have scrolled the page
         OUT.parent.mkdir(exist_ok=True)
         page.screenshot(path=str(OUT))
         browser.close()
