@@ -1,6 +1,6 @@
 // A tiny worker that keeps a camera's frames flowing while the classifier worker computes.
 //
-// onnxruntime-web runs a model synchronously on the classifier worker's thread, and a camera
+// The engines run a model on the classifier worker's thread (onnxruntime-web synchronously), and a camera
 // whose frames are not read promptly discards them (its buffers are few): frames would be lost
 // before Python's LIVE_STREAM runner ever saw them, uncounted. So this worker reads the
 // MediaStreamTrackProcessor stream as it comes, copies each frame to RGBA and releases it, and

@@ -28,7 +28,7 @@ import { pixelsOf } from './pixels.mjs';
 const ENGINES = { onnx: ort, tflite: litert };
 
 // Threads are real workers: count the ones the engines start, so a page (or a test) can
-// check that onnxruntime runs multi-threaded.
+// check that the engines run multi-threaded.
 let threadWorkers = 0;
 const NativeWorker = self.Worker;
 if (NativeWorker) {
