@@ -21,7 +21,7 @@
 import { loadPyodide } from './pyodide/pyodide.mjs';
 import * as litert from './engines/litert.mjs';
 import * as ort from './engines/ort.mjs';
-import { setThreadCount, threadCount } from './engines/threads.mjs';
+import { setThreadCount, threadCount } from './engines/backend.mjs';
 import { pixelsOf } from './pixels.mjs';
 
 // One adapter per model format: the engine follows the model file.

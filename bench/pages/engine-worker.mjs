@@ -4,7 +4,7 @@
 // Request: {adapter: '/engines/litert.mjs', model: '/models/x.tflite', threads, runs, warmup}
 // Reply:   {ok: true, info, loadMs, runMs: [...]} | {ok: false, message}
 
-import { setThreadCount } from '/engines/threads.mjs';
+import { setThreadCount } from '/engines/backend.mjs';
 
 /** An input that looks like a normalized photo: deterministic values in [-1, 1) (every
  *  model here, int8 ones included, takes float32). */

@@ -8,7 +8,7 @@
 // It reports neither quantization nor the model's output order: Python reads both from the
 // file (engines/browser.py).
 
-import { claimThreads, webgpuUnavailable } from './threads.mjs';
+import { backendFor, claimThreads } from './backend.mjs';
 import { getGlobalLiteRt, loadAndCompile, loadLiteRt, supportsFeature, Tensor } from '../litert/core.mjs';
 
 const WASM_DIR = new URL('../litert/wasm/', import.meta.url).href;
@@ -56,14 +56,6 @@ function liteRt() {
   return runtime;
 }
 
-/** Where the model runs, and why not on the GPU when one was asked for. */
-async function accelerator(delegate) {
-  if (delegate !== 'GPU') return { accelerator: 'wasm', note: '' };
-  const why = await webgpuUnavailable();
-  if (!why) return { accelerator: 'webgpu', note: '' };
-  return { accelerator: 'wasm', note: `WebGPU requested, but ${why}: running on WebAssembly (CPU) instead.` };
-}
-
 function details(tensors) {
   return tensors.map(({ name, shape, dtype }) => ({ name, shape: Array.from(shape), dtype }));
 }
@@ -83,7 +75,7 @@ export function prepare() {
 
 export async function load(bytes, delegate = 'CPU') {
   const { threads } = await liteRt();
-  const { accelerator: backend, note } = await accelerator(delegate);
+  const { backend, note } = await backendFor(delegate);
   let model;
   recentErrors.length = 0;
   try {
@@ -98,7 +90,7 @@ export async function load(bytes, delegate = 'CPU') {
   return {
     inputs,
     outputs,
-    info: { engine: 'LiteRT.js', backend: backend === 'wasm' ? 'wasm' : 'webgpu', threads, note },
+    info: { engine: 'LiteRT.js', backend, threads, note },
     async run(feeds) {
       const tensors = {};
       let results = {};

@@ -20,7 +20,7 @@
 // Python drives a model through image_classifier/engines/browser.py; no option, pre- or
 // post-processing logic lives here.
 
-import { claimThreads, webgpuUnavailable } from './threads.mjs';
+import { backendFor, claimThreads } from './backend.mjs';
 
 const ORT_BASE = new URL('../ort/', import.meta.url).href;
 
@@ -53,13 +53,7 @@ function details(metadata) {
 export const format = 'onnx';
 
 export async function load(bytes, delegate = 'CPU') {
-  let backend = 'wasm';
-  let note = '';
-  if (delegate === 'GPU') {
-    const why = await webgpuUnavailable();
-    if (why) note = `WebGPU requested, but ${why}: running on WebAssembly (CPU) instead.`;
-    else backend = 'webgpu';
-  }
+  const { backend, note } = await backendFor(delegate);
   const ort = await bundle(backend);
   let session;
   try {

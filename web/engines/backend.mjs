@@ -1,4 +1,5 @@
-// How many WebAssembly threads the engines use: one setting for onnxruntime-web and LiteRT.js.
+// What the engines run on: how many WebAssembly threads (one setting for onnxruntime-web and
+// LiteRT.js), and WebGPU or WebAssembly for a delegate.
 
 let requested = 0;
 let claimed = false;
@@ -24,8 +25,17 @@ export function claimThreads() {
 
 let gpuAdapter;
 /** Why WebGPU cannot be used here, or '' when it can. */
-export async function webgpuUnavailable() {
+async function webgpuUnavailable() {
   if (!self.navigator.gpu) return 'this browser has no WebGPU';
   gpuAdapter ??= self.navigator.gpu.requestAdapter().catch(() => null);
   return (await gpuAdapter) ? '' : 'no WebGPU adapter is available';
+}
+
+/** {backend: 'wasm' | 'webgpu', note} for a delegate ('CPU' | 'GPU'): WebGPU when asked for
+ *  and available, else WebAssembly, with a note saying why when the GPU was asked for. */
+export async function backendFor(delegate) {
+  if (delegate !== 'GPU') return { backend: 'wasm', note: '' };
+  const why = await webgpuUnavailable();
+  if (!why) return { backend: 'webgpu', note: '' };
+  return { backend: 'wasm', note: `WebGPU requested, but ${why}: running on WebAssembly (CPU) instead.` };
 }
