@@ -1,6 +1,6 @@
 """What the browser benches share: the site, built by web/build_site.py and served by its own
 server (cross-origin isolated, the real MIME types) with the bench's files mounted beside it,
-and Debian's Chromium driven by Playwright with the tests' flags."""
+and Debian's Chromium as build_site launches it for the tests too."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.support import CHROMIUM, CHROMIUM_FLAGS, build_site  # noqa: E402
+from tests.browser.support import build_site  # noqa: E402
 
 BENCH = ROOT / "bench"
 PAGES = BENCH / "pages"
@@ -55,8 +55,4 @@ def served(mounts: dict[str, Path] | None = None) -> Iterator[str]:
         server.server_close()
 
 
-def launch(playwright, *flags: str, webgpu: bool = False):
-    """Chromium without a GPU, or with WebGPU (here only the SwiftShader software adapter)."""
-    gpu = ["--enable-unsafe-webgpu"] if webgpu else ["--disable-gpu"]
-    return playwright.chromium.launch(
-        executable_path=CHROMIUM, args=[*CHROMIUM_FLAGS, *gpu, *flags])
+launch = build_site.launch_chromium

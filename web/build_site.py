@@ -136,6 +136,29 @@ def _require(path: Path, hint: str) -> Path:
 # --- set-up: npm packages and the test browser ---------------------------------------------
 
 CHROMIUM = Path("/usr/bin/chromium")
+# How Playwright drives it (the tests, the bench, the screenshot): no sandbox (root in a
+# container), nothing fetched by Chromium on its own.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_args(*flags: str, webgpu: bool = False) -> list[str]:
+    """Chromium's flags, without a GPU or with WebGPU (here only SwiftShader's software
+    adapter), then ``flags``."""
+    return [*CHROMIUM_FLAGS, "--enable-unsafe-webgpu" if webgpu else "--disable-gpu", *flags]
+
+
+def launch_chromium(playwright, *flags: str, webgpu: bool = False):
+    """Debian's Chromium through Playwright (which cannot download its own here)."""
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=chromium_args(*flags, webgpu=webgpu)
+    )
 _NPM_STAMP = NODE_MODULES / ".npm-ci-stamp"
 
 

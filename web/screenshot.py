@@ -24,18 +24,7 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(build_site.CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        browser = build_site.launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1360, "height": 1000})
         page.goto(url)
         idle = "document.body.dataset.state === 'idle'"

@@ -25,7 +25,6 @@ import pytest
 from .support import (
     API_DOCUMENT,
     CHROMIUM,
-    CHROMIUM_FLAGS,
     IMAGES,
     TEST_DOCUMENT,
     build_site,
@@ -77,9 +76,7 @@ def playwright_instance():
 
 @pytest.fixture(scope="session")
 def browser(playwright_instance):
-    browser = playwright_instance.chromium.launch(
-        executable_path=CHROMIUM, args=[*CHROMIUM_FLAGS, "--disable-gpu"]
-    )
+    browser = build_site.launch_chromium(playwright_instance)
     yield browser
     browser.close()
 
@@ -87,9 +84,7 @@ def browser(playwright_instance):
 @pytest.fixture(scope="session")
 def webgpu_browser(playwright_instance):
     """Chromium with WebGPU on its software (SwiftShader) adapter: correct and slow."""
-    browser = playwright_instance.chromium.launch(
-        executable_path=CHROMIUM, args=[*CHROMIUM_FLAGS, "--enable-unsafe-webgpu"]
-    )
+    browser = build_site.launch_chromium(playwright_instance, webgpu=True)
     yield browser
     browser.close()
 

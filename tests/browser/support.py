@@ -12,15 +12,7 @@ MODELS = ROOT / "models"
 sys.path.insert(0, str(ROOT / "web"))
 import build_site  # noqa: E402,F401  (web/build_site.py)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = str(build_site.CHROMIUM)
 TEST_DOCUMENT = "/__tests__/api.html"
 TEST_IMAGES = "/__tests__/images/"
 

@@ -23,7 +23,6 @@ import pytest
 from .conftest import new_context
 from .support import (
     CHROMIUM,
-    CHROMIUM_FLAGS,
     build_site,
     classify_on_page,
     cpython_result,
@@ -121,7 +120,7 @@ def test_offline_network_off_server_stopped_and_browser_restarted(
     launch = lambda: playwright_instance.chromium.launch_persistent_context(  # noqa: E731
         str(profile),
         executable_path=CHROMIUM,
-        args=[*CHROMIUM_FLAGS, "--disable-gpu"],
+        args=build_site.chromium_args(),
         viewport={"width": 1360, "height": 900},
     )
     want = cpython_result(LITE0, "chelsea.png", {"maxResults": 5})["classifications"][0]
