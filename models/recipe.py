@@ -770,41 +770,44 @@ def _check_contract(name: str, data: bytes) -> None:
         raise RuntimeError(f"{name}: interface {got}, expected {expected}")
 
 
-def _print_quality(variant: str, r: dict, names) -> None:
-    print(
-        f"{variant} quality on {r['images']} real photos and crops:\n"
-        f"  fp32 ONNX vs PyTorch: max |prob diff| {r['fp32_vs_torch_max_abs_prob']:.2e}, "
-        f"max |logit diff| {r['fp32_vs_torch_max_abs_logit']:.2e}\n"
-        f"  int8 vs fp32 top-1 agreement: {r['int8_top1_agree']}/{r['images']} "
+def _agreement_lines(r: dict, what: str) -> str:
+    """The int8-vs-fp32 top-1 agreement lines of a quality report (``_Agreement.as_dict``)."""
+    return (
+        f"  int8 vs fp32{what} top-1 agreement: {r['int8_top1_agree']}/{r['images']} "
         f"({100 * r['int8_top1_agreement']:.1f}%); where fp32 top score >= {CONFIDENT}: "
         f"{r['int8_top1_agree_confident']}/{r['confident_images']} "
-        f"({100 * r['int8_top1_agree_confident'] / max(1, r['confident_images']):.1f}%)",
-        flush=True,
+        f"({100 * r['int8_top1_agree_confident'] / max(1, r['confident_images']):.1f}%)"
     )
+
+
+def _check_mediapipe_top1(variant: str, r: dict, names, what: str) -> None:
+    """Prints the fp32 and int8 top 1 on MediaPipe's photos; fp32 must give MediaPipe's."""
     for photo, (index, expected) in MEDIAPIPE_TOP1[variant].items():
         top, score, q_top, q_score = r["scores"][photo]
         print(f"  {photo}: fp32 {names[top]} {score:.6f} (MediaPipe: {names[index]} "
               f"{expected:.6f}), int8 {names[q_top]} {q_score:.4f}", flush=True)
         if top != index or abs(score - expected) > 2e-3:
-            raise RuntimeError(f"{variant} fp32 on {photo} does not match MediaPipe's scores")
+            raise RuntimeError(f"{variant} fp32{what} on {photo} does not match MediaPipe's scores")
+
+
+def _print_quality(variant: str, r: dict, names) -> None:
+    print(
+        f"{variant} quality on {r['images']} real photos and crops:\n"
+        f"  fp32 ONNX vs PyTorch: max |prob diff| {r['fp32_vs_torch_max_abs_prob']:.2e}, "
+        f"max |logit diff| {r['fp32_vs_torch_max_abs_logit']:.2e}\n" + _agreement_lines(r, ""),
+        flush=True,
+    )
+    _check_mediapipe_top1(variant, r, names, "")
 
 
 def _print_tflite_quality(variant: str, r: dict, names) -> None:
     print(
         f"{variant} TFLite on the same {r['images']} inputs:\n"
         f"  fp32 .tflite vs fp32 .onnx: max |prob diff| {r['tflite_vs_onnx_max_abs_prob']:.2e}\n"
-        f"  int8 vs fp32 .tflite top-1 agreement: {r['int8_top1_agree']}/{r['images']} "
-        f"({100 * r['int8_top1_agreement']:.1f}%); where fp32 top score >= {CONFIDENT}: "
-        f"{r['int8_top1_agree_confident']}/{r['confident_images']} "
-        f"({100 * r['int8_top1_agree_confident'] / max(1, r['confident_images']):.1f}%)",
+        + _agreement_lines(r, " .tflite"),
         flush=True,
     )
-    for photo, (index, expected) in MEDIAPIPE_TOP1[variant].items():
-        top, score, q_top, q_score = r["scores"][photo]
-        print(f"  {photo}: fp32 {names[top]} {score:.6f} (MediaPipe: {names[index]} "
-              f"{expected:.6f}), int8 {names[q_top]} {q_score:.4f}", flush=True)
-        if top != index or abs(score - expected) > 2e-3:
-            raise RuntimeError(f"{variant} fp32 .tflite on {photo} does not match MediaPipe's")
+    _check_mediapipe_top1(variant, r, names, " .tflite")
 
 
 def main() -> None:
