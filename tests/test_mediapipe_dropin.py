@@ -102,7 +102,8 @@ def test_running_mode_errors_read_as_mediapipes(mode):
             if other != mode:
                 theirs_error = error_of(lambda: call(theirs, their_image))
                 assert error_of(lambda: call(ours, our_image)) == theirs_error
-                assert theirs_error[1].endswith(f"Current running mode:{mode.lower().replace('_', ' ')} mode")
+                described = mode.lower().replace("_", " ")
+                assert theirs_error[1].endswith(f"Current running mode:{described} mode")
 
 
 def test_model_errors_read_as_mediapipes(tmp_path):

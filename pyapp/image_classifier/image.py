@@ -127,15 +127,15 @@ class Image:
           FileNotFoundError: The file does not exist.
           ValueError: The file is not an image this package can decode safely.
         """
+        status = os.stat(file_name)  # before opening: opening a FIFO would wait for a writer
+        if not stat.S_ISREG(status.st_mode):
+            raise ValueError(f"Image decoding failed: {file_name} is not a regular file.")
+        if status.st_size > MAX_FILE_BYTES:
+            raise ValueError(
+                f"Image is too large: the file has {status.st_size} bytes "
+                f"(the limit is {MAX_FILE_BYTES // 2**20} MB)."
+            )
         with open(file_name, "rb") as file:
-            status = os.fstat(file.fileno())
-            if not stat.S_ISREG(status.st_mode):
-                raise ValueError(f"Image decoding failed: {file_name} is not a regular file.")
-            if status.st_size > MAX_FILE_BYTES:
-                raise ValueError(
-                    f"Image is too large: the file has {status.st_size} bytes "
-                    f"(the limit is {MAX_FILE_BYTES // 2**20} MB)."
-                )
             return cls.create_from_bytes(file.read(MAX_FILE_BYTES + 1))
 
     @classmethod

@@ -15,6 +15,8 @@ JPEGs with 1 or 3 components in one scan. ``decode`` returns None for anything e
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 
 # Where the k-th coefficient of a block, in zigzag order, goes in the row-major 8x8 block.
@@ -25,6 +27,11 @@ _DEZIGZAG = np.array([
 ])
 _SOF_BASELINE = (0xC0, 0xC1)  # baseline and extended sequential Huffman
 _SOF_OTHER = {0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+# Memory stays a small multiple of the image's: entropy data is looked ahead in windows,
+# coefficients are kept as int32, and the IDCT and colour conversion go in stripes.
+_WINDOW_BYTES = 1 << 15
+_STRIPE_BLOCKS = 1 << 13
+_STRIPE_ROWS = 256
 
 
 class _Unsupported(Exception):
@@ -46,7 +53,7 @@ def decode(encoded: bytes) -> np.ndarray | None:
         return _Decoder(encoded).pixels()
     except _Unsupported:
         return None
-    except (IndexError, KeyError) as error:
+    except (IndexError, KeyError, OverflowError) as error:
         raise _corrupt(f"{type(error).__name__}") from None
 
 
@@ -170,7 +177,7 @@ class _Decoder:
         if header[1 + 2 * count : 4 + 2 * count] != b"\x00\x3f\x00":
             raise _Unsupported()
         for c in self.components:
-            c["coefficients"] = [0] * (c["bx"] * c["by"] * 64)
+            c["coefficients"] = array("i", bytes(4 * c["bx"] * c["by"] * 64))
         self._entropy_decode(order, _segments(self.data, pos))
         planes = [self._plane(c) for c in self.components]
         return self._to_pixels(planes)
@@ -200,31 +207,46 @@ class _Decoder:
 
     def _plane(self, c: dict) -> np.ndarray:
         """A component's samples: dequantized (as stb, into 16-bit), then stb's IDCT."""
-        zigzag = np.array(c["coefficients"], dtype=np.int32).reshape(-1, 64)
+        zigzag = np.frombuffer(c.pop("coefficients"), dtype=np.int32).reshape(-1, 64)
         if c["tq"] not in self.quant:
             raise _corrupt("missing quantization table")
-        blocks = np.zeros_like(zigzag)
-        blocks[:, _DEZIGZAG] = (zigzag * self.quant[c["tq"]]).astype(np.int16)
-        samples = _idct(blocks.reshape(-1, 8, 8))
+        samples = np.empty((len(zigzag), 8, 8), np.uint8)
+        for start in range(0, len(zigzag), _STRIPE_BLOCKS):
+            stripe = zigzag[start : start + _STRIPE_BLOCKS]
+            blocks = np.zeros_like(stripe)
+            blocks[:, _DEZIGZAG] = (stripe * self.quant[c["tq"]]).astype(np.int16)
+            samples[start : start + _STRIPE_BLOCKS] = _idct(blocks.reshape(-1, 8, 8))
         return (
             samples.reshape(c["by"], c["bx"], 8, 8).transpose(0, 2, 1, 3)
             .reshape(c["by"] * 8, c["bx"] * 8)
         )
 
     def _to_pixels(self, planes: list[np.ndarray]) -> np.ndarray:
-        rows = []
+        """Upsampled and colour-converted, a stripe of rows at a time."""
+        resamplers = []
         for c, plane in zip(self.components, planes):
             hs, vs = self.h_max // c["h"], self.v_max // c["v"]
-            rows.append(_upsample(plane[: c["y"], : c["x"]], hs, vs, self.width, self.height))
-        if len(rows) == 1:
-            return rows[0].astype(np.uint8)
-        is_rgb = (
+            plane = plane[: c["y"], : c["x"]]
+            resamplers.append((plane, hs, vs, *_source_rows(plane.shape[0], vs, self.height)))
+        is_rgb = len(planes) == 3 and (
             [c["id"] for c in self.components] == [82, 71, 66]
             or (self.adobe_transform == 0 and not self.jfif)
         )
-        if is_rgb:
-            return np.stack(rows, axis=2).astype(np.uint8)
-        return _ycbcr_to_rgb(*rows)
+        shape = (self.height, self.width) + ((3,) if len(planes) == 3 else ())
+        pixels = np.empty(shape, np.uint8)
+        for top in range(0, self.height, _STRIPE_ROWS):
+            rows = slice(top, top + _STRIPE_ROWS)
+            samples = [
+                _upsample(plane, hs, vs, near[rows], far[rows], self.width)
+                for plane, hs, vs, near, far in resamplers
+            ]
+            if len(samples) == 1:
+                pixels[rows] = samples[0]
+            elif is_rgb:
+                pixels[rows] = np.stack(samples, axis=2)
+            else:
+                pixels[rows] = _ycbcr_to_rgb(*samples)
+        return pixels
 
 
 def _segments(data: bytes, pos: int) -> list[bytes]:
@@ -254,24 +276,28 @@ def _segments(data: bytes, pos: int) -> list[bytes]:
     return segments
 
 
-def _lookahead(segment: bytes) -> tuple[list[int], int]:
+def _lookahead(segment: bytes) -> list[int]:
     """The 16 bits starting at every bit position of ``segment`` (zeros past its end, as stb
-    feeds), and the number of real bits."""
+    feeds)."""
     padded = np.frombuffer(segment + b"\0" * 4, np.uint8).astype(np.uint32)
     words = padded[:-3] << 24 | padded[1:-2] << 16 | padded[2:-1] << 8 | padded[3:]
     shifts = np.arange(16, 8, -1, dtype=np.uint32)
     peek = ((words[:, None] >> shifts) & 0xFFFF).reshape(-1)
-    return peek.tolist(), len(segment) * 8
+    return peek.tolist()
 
 
 def _decode_segment(segment: bytes, blocks: list[tuple[int, int]], tables: list) -> None:
     """Decodes the blocks of one restart interval: for each (component, offset), its 64
     coefficients (zigzag order, the DC with its prediction added) into that component's list
     at that offset. One loop, locals only: this is the hot path of decoding."""
-    peek, end = _lookahead(segment)
+    origin, peek = 0, _lookahead(segment[:_WINDOW_BYTES])
+    limit = (_WINDOW_BYTES - 1024) * 8  # a block takes at most 256 bytes
     predictions = [0] * len(tables)
     p = 0
     for n, base in blocks:
+        if p > limit:  # move the window on
+            origin, p = origin + (p >> 3), p & 7
+            peek = _lookahead(segment[origin : origin + _WINDOW_BYTES])
         dc, ac, out = tables[n]
         code = dc[peek[p]]
         if not code or code & 255 > 16:
@@ -306,7 +332,7 @@ def _decode_segment(segment: bytes, blocks: list[tuple[int, int]], tables: list)
                 raise _corrupt("too many coefficients")
             out[base + k] = value
             k += 1
-    if p > end:
+    if origin * 8 + p > len(segment) * 8:
         raise _corrupt("the image data ends early")
 
 
@@ -356,10 +382,8 @@ def _idct(blocks: np.ndarray) -> np.ndarray:
     return np.clip(rows, 0, 255)  # n, row, col
 
 
-def _upsample(plane: np.ndarray, hs: int, vs: int, width: int, height: int) -> np.ndarray:
-    """stb's resampling of one component to the image size (int32 samples)."""
-    plane = plane.astype(np.int32)
-    # stb's row walk: output row -> (near, far) source rows.
+def _source_rows(plane_height: int, vs: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """stb's row walk: for every output row, the (near, far) rows of the component."""
     near, far, line0, line1, ystep, ypos = [], [], 0, 0, vs >> 1, 0
     for _ in range(height):
         bottom = ystep >= vs >> 1
@@ -369,10 +393,18 @@ def _upsample(plane: np.ndarray, hs: int, vs: int, width: int, height: int) -> n
         if ystep >= vs:
             ystep, line0 = 0, line1
             ypos += 1
-            if ypos < plane.shape[0]:
+            if ypos < plane_height:
                 line1 += 1
-    near_rows, far_rows = plane[near], plane[far]
-    w = plane.shape[1]
+    return np.array(near), np.array(far)
+
+
+def _upsample(
+    plane: np.ndarray, hs: int, vs: int, near: np.ndarray, far: np.ndarray, width: int
+) -> np.ndarray:
+    """stb's resampling of one component, for the output rows whose source rows are ``near``
+    and ``far`` (int32 samples)."""
+    near_rows, far_rows = plane[near].astype(np.int32), plane[far].astype(np.int32)
+    height, w = len(near), plane.shape[1]
     if hs == 1 and vs == 1:
         out = near_rows
     elif hs == 1 and vs == 2:

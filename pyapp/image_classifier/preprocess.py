@@ -57,7 +57,8 @@ def _normalized_rect(processing, width: int, height: int) -> tuple[np.float32, .
         check_processing_options(processing)
         # Reduced modulo 360 first (keeping the sign, so -90 stays MediaPipe's -90): a huge
         # multiple of 360 would otherwise turn the crop by its float rounding error.
-        degrees = int(math.copysign(abs(processing.rotation_degrees) % 360, processing.rotation_degrees))
+        turn = processing.rotation_degrees
+        degrees = int(math.copysign(abs(turn) % 360, turn))
         rotation = _F32(-degrees * math.pi / 180.0)
         roi = processing.region_of_interest
         if roi is not None:
