@@ -62,7 +62,7 @@ def test_custom_models_equal_litert_on_cpython(api_page, model):
         assert [h["headName"] for h in got["classifications"]] == ["animals", "colours"]
         for head, expected in zip(got["classifications"], want.classifications):
             assert [(c["index"], c["categoryName"], c["displayName"]) for c in head["categories"]] == [
-                (c.index, c.category_name, c.display_name) for c in expected.categories
+                (c.index, c.category_name, c.display_name or "") for c in expected.categories
             ]
             for c, e in zip(head["categories"], expected.categories):
                 assert abs(c["score"] - e.score) <= 1e-6, (c, e)
