@@ -41,7 +41,7 @@ INPUT = {"shape": np.array([1, 224, 224, 3]), "dtype": np.float32}
 NORMALIZATION = preprocess.input_normalization(np.float32, Normalization((127.0,), (128.0,)))
 CASES = {
     "whole image": None,
-    "region, 90°": ImageProcessingOptions(RectF(0.1, 0.15, 0.85, 0.9), 90),
+    "region, 90°": ImageProcessingOptions(RectF(left=0.1, top=0.15, right=0.85, bottom=0.9), 90),
 }
 
 

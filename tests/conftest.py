@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,9 @@ def model_file(name: str, model_format: str = "onnx") -> Path:
     return MODELS / f"efficientnet_{name}.{model_format}"
 
 
+@functools.cache
 def photo(name: str) -> Image:
+    """A test photo, decoded once (images are read-only)."""
     return Image.create_from_file(IMAGES / name)
 
 

@@ -60,7 +60,7 @@ def mediapipe_results(model: bytes, photos, **options):
         return [
             [
                 (c.head_index, c.head_name,
-                 [(x.index, x.category_name, x.display_name or "", x.score) for x in c.categories])
+                 [(x.index, x.category_name, x.display_name, x.score) for x in c.categories])
                 for c in classifier.classify(mediapipe_image(p)).classifications
             ]
             for p in photos

@@ -108,7 +108,7 @@ def random_region(rng: np.random.Generator) -> RectF:
             start, end = (0.0, end) if rng.random() < 0.5 else (start, 1.0)
         corners.append((float(start), float(end)))
     (left, right), (top, bottom) = corners
-    return RectF(left, top, right, bottom)
+    return RectF(left=left, top=top, right=right, bottom=bottom)
 
 
 def test_random_regions_and_rotations():
@@ -190,7 +190,7 @@ def test_axis_coordinates_are_exactly_the_pixel_coordinates():
 @pytest.mark.parametrize("shape", [(1, 1, 3), (2, 3, 3), (3, 2, 3)])
 def test_tiny_images_upscale_like_opencv(shape):
     pixels = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
-    for processing in (None, ImageProcessingOptions(RectF(0.2, 0.1, 0.9, 1.0), 90)):
+    for processing in (None, ImageProcessingOptions(RectF(left=0.2, top=0.1, right=0.9, bottom=1.0), 90)):
         np.testing.assert_array_equal(ours(pixels, processing, 224, 224),
                                       opencv_reference(pixels, processing, 224, 224))
 
@@ -215,7 +215,7 @@ def test_float_tensors_normalize_the_opencv_warp(layout):
     shape = [1, 224, 224, 3] if layout == "NHWC" else [1, 3, 224, 224]
     details = {"shape": np.array(shape), "dtype": np.float32}
     for name, processing in itertools.product(
-        PHOTOS, (None, ImageProcessingOptions(RectF(0.1, 0.2, 0.7, 0.9), 90))
+        PHOTOS, (None, ImageProcessingOptions(RectF(left=0.1, top=0.2, right=0.7, bottom=0.9), 90))
     ):
         pixels = photo(name).rgb_view()
         warped = opencv_reference(pixels, processing, 224, 224)
@@ -250,7 +250,7 @@ def test_strided_views_warp_like_their_copies(view):
     strided = {"rgba": rgba[:, :, :3], "flipped": pixels[::-1], "every_other_column": pixels[:, ::2],
                "zero_stride": np.broadcast_to(pixels[:, :, :1], pixels.shape)}[view]
     for processing, size in itertools.product(
-        (None, ImageProcessingOptions(RectF(0.1, 0.2, 0.7, 0.9), 270)), SIZES
+        (None, ImageProcessingOptions(RectF(left=0.1, top=0.2, right=0.7, bottom=0.9), 270)), SIZES
     ):
         np.testing.assert_array_equal(
             ours(strided, processing, *size),
@@ -260,7 +260,7 @@ def test_strided_views_warp_like_their_copies(view):
 
 def test_nan_region_is_rejected_like_mediapipe():
     with pytest.raises(ValueError, match=r"^ROI contains NaN values\.$"):
-        preprocess.check_processing_options(ImageProcessingOptions(RectF(math.nan, 0, 1, 1)))
+        preprocess.check_processing_options(ImageProcessingOptions(RectF(left=math.nan, top=0, right=1, bottom=1)))
 
 
 def test_float_model_without_normalization_message_is_mediapipes():

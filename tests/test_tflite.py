@@ -85,7 +85,7 @@ def test_classifies_with_two_heads(two_heads):
     assert len(animals.categories) == 6  # no threshold on this head
     assert {c.category_name for c in animals.categories} == set(ANIMALS)
     assert all(c.display_name != c.category_name for c in animals.categories)  # Italian
-    assert all(c.display_name == "" for c in colours.categories)  # no Italian labels
+    assert all(c.display_name is None for c in colours.categories)  # no Italian labels
     assert colours.categories and all(c.score >= 0.375 for c in colours.categories)
     assert len(colours.categories) < 5
     # An empty calibration line gives the default score.

@@ -83,7 +83,7 @@ def test_model_buffer_from_js_bytes():
         ),
         (
             {"baseOptions": {}},
-            "Please specify either model_asset_path or model_asset_buffer in BaseOptions.",
+            "ExternalFile must specify at least one of 'file_content', 'file_name', 'file_pointer_meta' or 'file_descriptor_meta'.",
         ),
         (
             {"baseOptions": {"modelAssetPath": MODEL, "modelAssetBuffer": b"x"}},
@@ -154,19 +154,23 @@ def test_worker_api_live_stream_is_driven_by_the_host():
     )["value"]["handle"]
     cat, coffee = _rgba("chelsea.png"), _rgba("coffee.png")
     reply = api.dispatch("classifyAsync", [handle, cat, None, 10])["value"]
+    # Taken at once (the runner was idle): never dropped, not counted as waiting.
     assert reply == {"pending": True, "stats": {"received": 1, "processed": 0, "dropped": 0,
-                                                "waiting": 1, "maxWaiting": 1}}
-    api.dispatch("classifyAsync", [handle, cat, None, 20])  # replaces the one at 10
+                                                "waiting": 0, "maxWaiting": 0}}
+    api.dispatch("classifyAsync", [handle, cat, None, 20])  # waits
     reply = api.dispatch("classifyAsync", [handle, coffee, None, 30])["value"]  # replaces 20
-    assert reply["stats"]["dropped"] == 2 and reply["stats"]["waiting"] == 1
+    assert reply["stats"]["dropped"] == 1 and reply["stats"]["waiting"] == 1
     error = api.dispatch("classifyAsync", [handle, coffee, None, 30])["error"]
     assert error["message"] == "Input timestamp must be monotonically increasing."
+    reply = api.dispatch("runPending", [handle])["value"]
+    assert [r["result"]["timestampMs"] for r in reply["results"]] == [10]
+    assert reply["pending"] is True
     reply = api.dispatch("runPending", [handle])["value"]
     assert [r["result"]["timestampMs"] for r in reply["results"]] == [30]
     assert reply["results"][0]["result"]["classifications"][0]["categories"][0]["categoryName"] == "espresso"
     assert set(reply["results"][0]["timings"]) == {"preprocess", "inference", "postprocess"}
     assert reply["pending"] is False
-    assert reply["stats"] == {"received": 3, "processed": 1, "dropped": 2, "waiting": 0, "maxWaiting": 1}
+    assert reply["stats"] == {"received": 3, "processed": 2, "dropped": 1, "waiting": 0, "maxWaiting": 1}
     assert api.dispatch("runPending", [handle])["value"]["results"] == []
     # close() finishes the frame still waiting and hands its result over.
     api.dispatch("classifyAsync", [handle, cat, None, 40])
@@ -225,7 +229,7 @@ def test_processing_options_from_js():
             "rotationDegrees": -90,
         }
     )
-    assert converted == ImageProcessingOptions(RectF(0.1, 0.2, 0.9, 1.0), -90)
+    assert converted == ImageProcessingOptions(RectF(left=0.1, top=0.2, right=0.9, bottom=1.0), -90)
     with pytest.raises(ValueError, match="regionOfInterest needs bottom"):
         webapi.processing_options_from_js({"regionOfInterest": {"left": 0, "top": 0, "right": 1}})
     with pytest.raises(ValueError, match="Unknown image processing option 'rotation'"):
@@ -234,7 +238,7 @@ def test_processing_options_from_js():
 
 def test_web_classifier_equals_the_python_api():
     image = photo("chelsea.png")
-    processing = ImageProcessingOptions(RectF(0.1, 0.0, 0.8, 0.9), 90)
+    processing = ImageProcessingOptions(RectF(left=0.1, top=0.0, right=0.8, bottom=0.9), 90)
     with ImageClassifier.create_from_options(
         ImageClassifierOptions(
             BaseOptions(model_asset_path=MODEL), max_results=4, display_names_locale="zh"

@@ -34,7 +34,7 @@ def _roi(text: str) -> RectF:
         left, top, right, bottom = (float(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected left,top,right,bottom, got {text!r}") from None
-    return RectF(left, top, right, bottom)
+    return RectF(left=left, top=top, right=right, bottom=bottom)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -102,8 +102,12 @@ class ImageClassifier(VisionTask):
         if options.base_options.model_asset_buffer is not None:
             model = bytes(options.base_options.model_asset_buffer)
         else:
-            with open(options.base_options.model_asset_path, "rb") as file:
-                model = file.read()
+            path = options.base_options.model_asset_path
+            try:
+                with open(path, "rb") as file:
+                    model = file.read()
+            except FileNotFoundError:
+                raise FileNotFoundError(f"Unable to open file at {path}") from None
         if not model:
             raise ValueError("The model file is empty.")
         return cls(options, model, live_stream_scheduling=live_stream_scheduling)
@@ -156,14 +160,16 @@ class ImageClassifier(VisionTask):
           image_processing_options: Region of interest and rotation.
 
         Returns:
-          The classifications of every head, with timestamp 0.
+          The classifications of every head, with MediaPipe's IMAGE-mode timestamp (0, 1000,
+          2000... one call after another).
 
         Raises:
           ValueError: Wrong running mode, invalid processing options or image.
           RuntimeError: The engine failed.
         """
         self._check_mode(RunningMode.IMAGE)
-        return self._classify(image, image_processing_options, 0)
+        _check_processing(image_processing_options)
+        return self._classify(image, image_processing_options, self._next_image_timestamp())
 
     def classify_for_video(
         self,
@@ -178,8 +184,8 @@ class ImageClassifier(VisionTask):
             processing options.
         """
         self._check_mode(RunningMode.VIDEO)
-        preprocess.check_processing_options(image_processing_options)
-        self._check_timestamp(timestamp_ms)
+        _check_processing(image_processing_options)
+        timestamp_ms = self._check_timestamp(timestamp_ms)
         return self._classify(image, image_processing_options, timestamp_ms)
 
     def classify_async(
@@ -198,8 +204,8 @@ class ImageClassifier(VisionTask):
             processing options.
         """
         self._check_mode(RunningMode.LIVE_STREAM)
-        preprocess.check_processing_options(image_processing_options)
-        self._check_timestamp(timestamp_ms)
+        _check_processing(image_processing_options)
+        timestamp_ms = self._check_timestamp(timestamp_ms)
         self._send_live_stream(_Frame(image, image_processing_options, timestamp_ms))
 
     def _classify_live_frame(self, frame: _Frame) -> None:
@@ -239,7 +245,8 @@ class ImageClassifier(VisionTask):
         return ClassificationResult(classifications=classifications, timestamp_ms=timestamp_ms)
 
     def close(self) -> None:
-        """Stops the task and frees the engine.
+        """Stops the task and frees the engine; classifying afterwards raises "The task is
+        closed." (MediaPipe 1.2.3 returns an empty result instead).
 
         Raises:
           RuntimeError: The engine failed to close.
@@ -247,3 +254,13 @@ class ImageClassifier(VisionTask):
         super().close()
         self._interpreter.close()
 
+
+def _check_processing(processing: Optional[ImageProcessingOptions]) -> None:
+    """Types (TypeError) and then values (ValueError, MediaPipe's messages)."""
+    if processing is not None:
+        if not isinstance(processing, ImageProcessingOptions):
+            raise TypeError(
+                f"`image_processing_options` must be ImageProcessingOptions, got {processing!r}."
+            )
+        processing.validate()
+    preprocess.check_processing_options(processing)

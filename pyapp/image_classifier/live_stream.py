@@ -1,8 +1,10 @@
 """LIVE_STREAM delivery: one frame in work, at most one waiting, the latest one wins.
 
 A camera produces frames faster than a slow model consumes them; queueing them would only
-add latency. So a frame that arrives while another one waits replaces it (and is counted as
-dropped), and results always describe the newest frame the engine could take.
+add latency. So, as MediaPipe's flow limiter: a frame that arrives while the runner is idle is
+taken at once (it is never dropped, even when more frames follow before the engine starts on
+it); a frame that arrives while another one is taken waits, and replaces the one waiting (which
+is counted as dropped). Results always describe the newest frame the engine could take.
 
 That policy lives here once, in ``LatestFrameRunner``. *When* the waiting frame gets processed
 is a separate, pluggable choice, its ``Scheduling``:
@@ -34,10 +36,10 @@ class LiveStreamStats:
       received: Frames handed over (``classify_async`` calls that were accepted).
       processed: Frames taken by the engine (a result was delivered, or its error logged).
       dropped: Frames replaced by a newer one before the engine could take them.
-      waiting: Frames waiting now (0 or 1).
+      waiting: Frames waiting now (0 or 1), besides the one taken.
       max_waiting: The most frames ever waiting at once (never more than 1).
 
-    ``received == processed + dropped + waiting`` once no frame is in work.
+    ``received == processed + dropped + waiting`` once no frame is taken or in work.
     """
 
     received: int = 0
@@ -72,6 +74,7 @@ class LatestFrameRunner:
     ) -> None:
         self._process = process
         self._lock = threading.Lock()
+        self._taken: Optional[Any] = None  # taken while idle: processed next, never dropped
         self._waiting: Optional[Any] = None
         self._in_work = False
         self._closed = False
@@ -85,16 +88,19 @@ class LatestFrameRunner:
             if self._closed:
                 raise RuntimeError("The task is closed.")
             self.stats.received += 1
-            if self._waiting is not None:
-                self.stats.dropped += 1
-            self._waiting = frame
-            self.stats.waiting = 1
-            self.stats.max_waiting = max(self.stats.max_waiting, 1)
+            if not self._in_work and self._taken is None:
+                self._taken = frame
+            else:
+                if self._waiting is not None:
+                    self.stats.dropped += 1
+                self._waiting = frame
+                self.stats.waiting = 1
+                self.stats.max_waiting = 1
         self.scheduling.frame_waiting()
 
     @property
     def has_waiting(self) -> bool:
-        return self._waiting is not None
+        return self._taken is not None or self._waiting is not None
 
     def process_waiting(self) -> bool:
         """Processes the waiting frame, if there is one and no other frame is in work.
@@ -102,10 +108,14 @@ class LatestFrameRunner:
         Called by the scheduling only. Returns True when it processed a frame.
         """
         with self._lock:
-            if self._waiting is None or self._in_work:
+            if self._in_work or not self.has_waiting:
                 return False
-            frame, self._waiting, self._in_work = self._waiting, None, True
-            self.stats.waiting = 0
+            if self._taken is not None:
+                frame, self._taken = self._taken, None
+            else:
+                frame, self._waiting = self._waiting, None
+                self.stats.waiting = 0
+            self._in_work = True
         try:
             self._process(frame)
         except Exception:

@@ -254,7 +254,9 @@ def read_model_metadata(model: bytes) -> ModelMetadata:
     try:
         return read_onnx_metadata(model)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
-        raise ValueError(f"The model file is not a valid ONNX or TFLite model ({error}).") from None
+        raise ValueError(
+            f"The model is not a valid Flatbuffer buffer (TFLite) or ONNX model ({error})."
+        ) from None
 
 
 def read_weight_types(model: bytes) -> frozenset[str]:

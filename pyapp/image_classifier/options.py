@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+import math
+import numbers
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 if TYPE_CHECKING:
     from .image import Image
@@ -17,6 +19,11 @@ class RunningMode(enum.Enum):
     IMAGE = "IMAGE"
     VIDEO = "VIDEO"
     LIVE_STREAM = "LIVE_STREAM"
+
+    @property
+    def description(self) -> str:
+        """How MediaPipe's messages name the mode: 'image mode', 'video mode', ..."""
+        return self.name.lower().replace("_", " ") + " mode"
 
 
 class Delegate(enum.Enum):
@@ -37,14 +44,40 @@ class BaseOptions:
     Delegate = Delegate
 
 
+def check_int(name: str, value: Any) -> int:
+    """``value`` as an int; TypeError (as MediaPipe's bindings raise) for anything else,
+    floats with an integer value, NaN and infinities included."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be an integer, got {value!r}.")
+    return int(value)
+
+
+def check_number(name: str, value: Any) -> float:
+    """``value`` as a float: TypeError for a non-number, ValueError for NaN."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a number, got {value!r}.")
+    if math.isnan(value):
+        raise ValueError(f"`{name}` must be a number, got nan.")
+    return float(value)
+
+
+def _check_names(name: str, value: Any) -> None:
+    if isinstance(value, (str, bytes)) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"`{name}` must be a list of strings, got {value!r}.")
+
+
 @dataclass
 class RectF:
-    """A rectangle in normalized coordinates: 0 is the left/top edge, 1 the right/bottom edge."""
+    """A rectangle in normalized coordinates: 0 is the left/top edge, 1 the right/bottom edge.
+
+    The fields are in MediaPipe's order (``left, top, bottom, right``), so a positional
+    ``RectF(...)`` ported from MediaPipe crops the same region.
+    """
 
     left: float
     top: float
-    right: float
     bottom: float
+    right: float
 
 
 @dataclass
@@ -53,6 +86,17 @@ class ImageProcessingOptions:
 
     region_of_interest: Optional[RectF] = None
     rotation_degrees: int = 0
+
+    def validate(self) -> None:
+        """TypeError for a rotation that is not an int or a region that is not a RectF;
+        ``preprocess.check_processing_options`` checks the values."""
+        check_int("rotation_degrees", self.rotation_degrees)
+        roi = self.region_of_interest
+        if roi is not None:
+            if not isinstance(roi, RectF):
+                raise TypeError(f"`region_of_interest` must be a RectF, got {roi!r}.")
+            for side in ("left", "top", "bottom", "right"):
+                check_number(side, getattr(roi, side))
 
 
 ResultCallback = Callable[["ClassificationResult", "Image", int], None]
@@ -84,7 +128,25 @@ class ImageClassifierOptions:
     result_callback: Optional[ResultCallback] = None
 
     def validate(self) -> None:
-        """Raises ValueError, with MediaPipe's messages, for options that cannot work together."""
+        """Raises ValueError, with MediaPipe's messages, for options that cannot work together,
+        and TypeError for values of the wrong type (MediaPipe's bindings raise it, later)."""
+        if not isinstance(self.running_mode, RunningMode):
+            raise TypeError(f"`running_mode` must be a RunningMode, got {self.running_mode!r}.")
+        if self.result_callback is not None and not callable(self.result_callback):
+            raise TypeError(f"`result_callback` must be callable, got {self.result_callback!r}.")
+        if self.max_results is not None:
+            check_int("max_results", self.max_results)
+        if self.score_threshold is not None:
+            check_number("score_threshold", self.score_threshold)
+        for name in ("category_allowlist", "category_denylist"):
+            if getattr(self, name) is not None:
+                _check_names(name, getattr(self, name))
+        if self.display_names_locale is not None and not isinstance(
+            self.display_names_locale, str
+        ):
+            raise TypeError(
+                f"`display_names_locale` must be a string, got {self.display_names_locale!r}."
+            )
         if self.running_mode == RunningMode.LIVE_STREAM:
             if self.result_callback is None:
                 raise ValueError(
@@ -108,5 +170,6 @@ class ImageClassifierOptions:
             )
         if not self.base_options.model_asset_path and not self.base_options.model_asset_buffer:
             raise ValueError(
-                "Please specify either model_asset_path or model_asset_buffer in BaseOptions."
+                "ExternalFile must specify at least one of 'file_content', 'file_name', "
+                "'file_pointer_meta' or 'file_descriptor_meta'."
             )

@@ -146,7 +146,10 @@ def plan_heads(
                     "present in the TFLite Model Metadata but none was found."
                 )
             listed = np.isin(np.asarray(names, dtype=object), list(names_filter))
-            keep = listed if category_allowlist else ~listed
+            # As MediaPipe: unknown names are ignored, so an allowlist of unknown names only
+            # allows everything.
+            if category_denylist or listed.any():
+                keep = listed if category_allowlist else ~listed
         plans.append(
             HeadPlan(
                 head_index=head_index,
@@ -212,7 +215,8 @@ def classify_head(plan: HeadPlan, output: np.ndarray) -> Classifications:
             Category(
                 index=int(i),
                 score=float(scores[i]),
-                display_name=plan.display_names[i] if plan.display_names else "",
+                # None when the locale has no display names, as MediaPipe's Python API.
+                display_name=plan.display_names[i] if plan.display_names else None,
                 category_name=plan.category_names[i] if plan.category_names else "",
             )
             for i in order

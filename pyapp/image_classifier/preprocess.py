@@ -55,7 +55,11 @@ def _normalized_rect(processing, width: int, height: int) -> tuple[np.float32, .
     x_center, y_center, rect_width, rect_height, rotation = half, half, one, one, _F32(0)
     if processing is not None:
         check_processing_options(processing)
-        rotation = _F32(-processing.rotation_degrees * math.pi / 180.0)
+        # Reduced modulo 360 first (keeping the sign, so -90 stays MediaPipe's -90): a huge
+        # multiple of 360 would otherwise turn the crop by its float rounding error.
+        turn = processing.rotation_degrees
+        degrees = int(math.copysign(abs(turn) % 360, turn))
+        rotation = _F32(-degrees * math.pi / 180.0)
         roi = processing.region_of_interest
         if roi is not None:
             left, top, right, bottom = (
@@ -283,7 +287,8 @@ def input_normalization(
     """(scale, offset) taking pixels 0..255 to the model's float range; None for uint8 input.
 
     Raises:
-      ValueError: A float model without normalization metadata (MediaPipe's rule).
+      ValueError: A float model without normalization metadata (MediaPipe's rule), or with a
+        std of 0 (or a NaN or infinite mean or std).
       NotImplementedError: Per-channel normalization, which MediaPipe does not support either.
     """
     if np.dtype(dtype) == np.uint8:
@@ -299,6 +304,12 @@ def input_normalization(
             "have one value (or three equal values)."
         )
     mean, std = _F32(normalization.mean[0]), _F32(normalization.std[0])
+    if not (np.isfinite(mean) and np.isfinite(std)) or std == 0:
+        # (x - mean) / 0 makes every input NaN or infinite: every score would be NaN.
+        raise ValueError(
+            f"Invalid NormalizationOptions metadata: mean {float(mean)}, std {float(std)} "
+            "(std must be a non-zero number)."
+        )
     # GetValueRangeTransformation from 0..255 to [(0 - mean)/std, (255 - mean)/std].
     low, high = (_F32(0) - mean) / std, (_F32(255) - mean) / std
     scale = (high - low) / _F32(255)

@@ -10,7 +10,10 @@ import threading
 from typing import Any, Callable, Optional
 
 from .live_stream import LatestFrameRunner, LiveStreamStats, Scheduling
-from .options import RunningMode
+from .options import RunningMode, check_int
+
+IMAGE_MODE_STEP_MS = 1000
+"""IMAGE mode: MediaPipe stamps each result with an internal clock that advances 1 s a call."""
 
 
 class VisionTask:
@@ -24,6 +27,7 @@ class VisionTask:
     ):
         self._running_mode = running_mode
         self._last_timestamp_ms: Optional[int] = None
+        self._image_mode_calls = 0
         self._timestamp_lock = threading.Lock()
         self._runner = (
             LatestFrameRunner(live_stream, live_stream_scheduling)
@@ -50,22 +54,26 @@ class VisionTask:
         if self._closed:
             raise ValueError("The task is closed.")
         if self._running_mode != expected:
-            mode_name = {
-                RunningMode.IMAGE: "image",
-                RunningMode.VIDEO: "video",
-                RunningMode.LIVE_STREAM: "live stream",
-            }[expected]
             raise ValueError(
-                f"Task is not initialized with the {mode_name} mode. "
-                f"Current running mode:{self._running_mode.name}"
+                f"Task is not initialized with the {expected.description}. "
+                f"Current running mode:{self._running_mode.description}"
             )
 
-    def _check_timestamp(self, timestamp_ms: int) -> None:
-        """Accepts only timestamps later than every one before (and so never the same twice)."""
+    def _next_image_timestamp(self) -> int:
+        """IMAGE mode's timestamps, as MediaPipe's: 0, 1000, 2000... one per call."""
+        with self._timestamp_lock:
+            calls, self._image_mode_calls = self._image_mode_calls, self._image_mode_calls + 1
+        return calls * IMAGE_MODE_STEP_MS
+
+    def _check_timestamp(self, timestamp_ms: int) -> int:
+        """Accepts only integer timestamps later than every one before (and so never the same
+        twice); returns it as an int. TypeError for floats (NaN and infinities included)."""
+        timestamp_ms = check_int("timestamp_ms", timestamp_ms)
         with self._timestamp_lock:
             if self._last_timestamp_ms is not None and timestamp_ms <= self._last_timestamp_ms:
                 raise ValueError("Input timestamp must be monotonically increasing.")
             self._last_timestamp_ms = timestamp_ms
+        return timestamp_ms
 
     def _send_live_stream(self, frame: Any) -> None:
         assert self._runner is not None

@@ -21,6 +21,7 @@ import io
 import math
 import time
 import warnings
+from dataclasses import replace
 from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
@@ -95,8 +96,14 @@ def _check_keys(what: str, value: Any, allowed: tuple[str, ...]) -> Mapping:
 def _int(name: str, value: Any) -> Optional[int]:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise ValueError(f"`{name}` must be an integer, got {value!r}.")
+    # JS numbers arrive as floats: 3.0 is an integer, 2.5, NaN and Infinity are not.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value != int(value)
+    ):
+        raise ValueError(f"`{name}` must be an integer, got {_js_repr(value)}.")
     return int(value)
 
 
@@ -104,8 +111,15 @@ def _float(name: str, value: Any) -> Optional[float]:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ValueError(f"`{name}` must be a number, got {value!r}.")
+        raise ValueError(f"`{name}` must be a number, got {_js_repr(value)}.")
     return float(value)
+
+
+def _js_repr(value: Any) -> str:
+    """A value as JS would print it (NaN, Infinity), not as Python would (nan, inf)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return repr(value)
 
 
 def _names(name: str, value: Any) -> Optional[list[str]]:
@@ -227,7 +241,7 @@ def processing_options_from_js(options: Any) -> Optional[ImageProcessingOptions]
         missing = [k for k in RECT if roi.get(k) is None]
         if missing:
             raise ValueError(f"regionOfInterest needs {', '.join(missing)}.")
-        rect = RectF(*(_float(k, roi[k]) for k in RECT))
+        rect = RectF(**{k: _float(k, roi[k]) for k in RECT})
     return ImageProcessingOptions(region_of_interest=rect, rotation_degrees=rotation or 0)
 
 
@@ -396,8 +410,10 @@ class WebClassifier:
         self._options = merged
 
     def classify(self, image: Image, processing: Any = None) -> dict:
+        """IMAGE mode; ``timestampMs`` stays 0 (MediaPipe's Python clock of 1000 ms a call is
+        not part of the web API)."""
         result = self._classifier.classify(image, processing_options_from_js(processing))
-        return result_to_js(result)
+        return result_to_js(replace(result, timestamp_ms=0))
 
     def classify_for_video(self, image: Image, timestamp_ms: Any, processing: Any = None) -> dict:
         timestamp = _int("timestamp", timestamp_ms)

@@ -80,15 +80,30 @@ def cpython_result(
     model: str, image: str, options: dict | None = None, processing: dict | None = None
 ) -> dict:
     """The same classification on CPython (onnxruntime), in the JS API's shape."""
-    from image_classifier import Image, webapi
+    from image_classifier import webapi
 
     classifier = webapi.WebClassifier(
         {"baseOptions": {"modelAssetPath": str(MODELS / model)}, **(options or {})}
     )
     try:
-        return classifier.classify(Image.create_from_file(IMAGES / image), processing)
+        return classifier.classify(browser_decoded(image), processing)
     finally:
         classifier.close()
+
+
+def browser_decoded(image: str):
+    """The photo as the browser decodes it: libjpeg-turbo for JPEGs, as Pillow (our
+    ``Image.create_from_file`` decodes JPEGs as MediaPipe's stb_image does instead)."""
+    import numpy as np
+    from image_classifier import Image, ImageFormat
+    from PIL import Image as PILImage
+    from PIL import ImageOps
+
+    with PILImage.open(IMAGES / image) as picture:
+        if picture.format != "JPEG":
+            return Image.create_from_file(IMAGES / image)
+        upright = ImageOps.exif_transpose(picture).convert("RGB")
+    return Image(ImageFormat.SRGB, np.asarray(upright))
 
 
 def categories(result: dict, head: int = 0) -> list[dict]:

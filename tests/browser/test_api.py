@@ -224,7 +224,7 @@ ERRORS = [
         "create({baseOptions: {modelAssetPath: M}, categoryAllowlist: ['a'], categoryDenylist: ['b']})",
         "`category_allowlist` and `category_denylist` are mutually exclusive options.",
     ),
-    ("create({})", "Please specify either model_asset_path or model_asset_buffer in BaseOptions."),
+    ("create({})", "ExternalFile must specify at least one of 'file_content', 'file_name', 'file_pointer_meta' or 'file_descriptor_meta'."),
     (
         "create({baseOptions: {modelAssetPath: '/models/nope.onnx'}})",
         "Unable to fetch the model http",
@@ -245,7 +245,7 @@ ERRORS = [
     ),
     (
         "(await make()).classifyAsync(png, 1)",
-        "Task is not initialized with the live stream mode. Current running mode:IMAGE",
+        "Task is not initialized with the live stream mode. Current running mode:image mode",
     ),
     (
         "(await make()).classify(png, {rotationDegrees: 45})",
@@ -264,11 +264,11 @@ ERRORS = [
     ("(await make()).classify(new Image())", "The image element has no decoded image"),
     (
         "(await make()).classifyForVideo(png, 1)",
-        "Task is not initialized with the video mode. Current running mode:IMAGE",
+        "Task is not initialized with the video mode. Current running mode:image mode",
     ),
     (
         "(await make({runningMode: 'VIDEO'})).classify(png)",
-        "Task is not initialized with the image mode. Current running mode:VIDEO",
+        "Task is not initialized with the image mode. Current running mode:video mode",
     ),
     (
         "(async () => { const c = await make({runningMode: 'VIDEO'}); await c.classifyForVideo(png, 5);"

@@ -233,7 +233,7 @@ def test_classify_async_latest_frame_wins_and_equals_image_mode(api_page):
     print("classifyAsync:", stats, [ts for ts, _ in results])
     assert out["errors"] == [
         "Input timestamp must be monotonically increasing.",
-        "Task is not initialized with the live stream mode. Current running mode:IMAGE",
+        "Task is not initialized with the live stream mode. Current running mode:image mode",
     ]
     assert stats["received"] == 30 and stats["maxWaiting"] == 1 and stats["waiting"] == 0
     assert stats["processed"] + stats["dropped"] == 30 and stats["dropped"] > 0
