@@ -43,6 +43,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pwa  # web/pwa.py: the icons and the service worker's list of files
+import snapshot_build  # web/snapshot_build.py: Pyodide's memory snapshot
 
 WEB = Path(__file__).resolve().parent
 ROOT = WEB.parent
@@ -77,7 +78,7 @@ LITERT_WASM = [
     for ext in ("js", "wasm")
 ]
 # web/ files that are build inputs, not site content.
-NOT_SITE = {"node_modules", "package.json", "package-lock.json", "__pycache__"}
+NOT_SITE = {"node_modules", "package.json", "package-lock.json", "__pycache__", "snapshot-maker.mjs"}
 
 MIME_TYPES = {
     ".mjs": "text/javascript",
@@ -403,6 +404,16 @@ def _build_app(site: Path, web: Path = WEB) -> None:
         _write(site / path, data)
 
 
+def _build_snapshot(site: Path, python: str) -> None:
+    """Pyodide's memory snapshot, made from the files just written (web/snapshot_build.py)."""
+    try:
+        made = snapshot_build.snapshot(site, python)
+    except RuntimeError as error:
+        raise BuildError(str(error)) from None
+    for path in made:
+        _copy(path, site / "pyodide" / path.name)
+
+
 # The page's model: the fastest in bench/REPORT.md whose top-1 equals float32's on the test
 # photos (LiteRT.js, int8).
 DEFAULT_MODEL = "efficientnet_lite0_int8.tflite"
@@ -448,6 +459,7 @@ def build(site: Path = DEFAULT_SITE, python: str = sys.executable, web: Path = W
     _build_ort(site)
     _build_litert(site)
     _build_models(site)
+    _build_snapshot(site, python)
     _build_offline(site, web)
     # The folder holds exactly this build: files of older builds (or put there by hand) go.
     for path in sorted(site.rglob("*"), reverse=True):

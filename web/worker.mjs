@@ -18,7 +18,7 @@
 // WorkerApi.run_pending (one request of the queue below) whenever a frame waits: that is
 // HostScheduling, the browser's stand-in for the thread CPython uses. No frame waits here.
 
-import { loadPyodide } from './pyodide/pyodide.mjs';
+import { bootPython } from './boot.mjs';
 import * as litert from './engines/litert.mjs';
 import * as ort from './engines/ort.mjs';
 import { setThreadCount, threadCount } from './engines/backend.mjs';
@@ -131,12 +131,10 @@ function modelBytes(url) {
 }
 
 const ready = (async () => {
-  progress('runtime', 0.02, 'Loading the Python runtime…');
-  const pyodide = await loadPyodide({ indexURL: new URL('./pyodide/', import.meta.url).href });
-  boot.pyodide = performance.now();
-  progress('packages', 0.45, 'Loading numpy, Pillow and image_classifier…');
-  await pyodide.loadPackage(['image_classifier'], { messageCallback: () => {} });
-  boot.packages = performance.now();
+  const { pyodide, snapshot } = await bootPython(progress, (stage) => {
+    boot[stage] = performance.now();
+  });
+  boot.snapshot = snapshot;
   progress('imports', 0.7, 'Importing the classifier…');
   const browser = pyodide.pyimport('image_classifier.engines.browser');
   browser.install(adapters, modelBytes);
@@ -376,12 +374,16 @@ const OPS = {
       threadWorkers,
       jspi: typeof WebAssembly.Suspending === 'function',
       formats: Object.keys(ENGINES),
+      // When each stage of the boot ended (ms after the worker started); `total` is Python ready.
       bootMs: {
-        pyodide: boot.pyodide - boot.started,
-        packages: boot.packages - boot.pyodide,
-        imports: boot.imports - boot.packages,
+        ...Object.fromEntries(
+          ['checked', 'libraries', 'pyodide', 'packages', 'imports']
+            .filter((stage) => boot[stage])
+            .map((stage) => [stage, boot[stage] - boot.started]),
+        ),
         total: boot.imports - boot.started,
       },
+      snapshot: boot.snapshot,
       engine: lastEngineInfo,
       memory: memory(),
     };

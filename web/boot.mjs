@@ -1,0 +1,33 @@
+// Python's start in the worker: from the site's memory snapshot (snapshot.mjs) when there is a
+// valid one, else the normal boot (Pyodide's main(), then numpy, Pillow and image_classifier
+// installed from their wheels). Either way, the caller gets a Pyodide with the package loaded.
+
+import { loadPyodide } from './pyodide/pyodide.mjs';
+import { loadFromSnapshot } from './snapshot.mjs';
+
+const INDEX_URL = new URL('./pyodide/', import.meta.url).href;
+
+/** {pyodide, snapshot: {used, note}}; `progress(stage, fraction, message)` reports each step
+ *  and `mark(name)` records when it ended (the worker's boot timings). */
+export async function bootPython(progress, mark) {
+  progress('runtime', 0.02, 'Loading the Python runtime…');
+  try {
+    const pyodide = await loadFromSnapshot(INDEX_URL, (stage) => {
+      mark(stage);
+      if (stage === 'checked') progress('runtime', 0.2, 'Restoring Python from its snapshot…');
+      if (stage === 'libraries') progress('runtime', 0.5, 'Restoring numpy and Pillow…');
+    });
+    mark('pyodide');
+    return { pyodide, snapshot: { used: true, note: '' } };
+  } catch (error) {
+    const note = `Python starts without its snapshot (${error.message}): the first start is slower.`;
+    console.warn(note);
+    progress('runtime', 0.05, note);
+    const pyodide = await loadPyodide({ indexURL: INDEX_URL });
+    mark('pyodide');
+    progress('packages', 0.45, 'Loading numpy, Pillow and image_classifier…');
+    await pyodide.loadPackage(['image_classifier'], { messageCallback: () => {} });
+    mark('packages');
+    return { pyodide, snapshot: { used: false, note } };
+  }
+}
