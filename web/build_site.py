@@ -418,13 +418,20 @@ def _build_snapshot(site: Path, python: str) -> None:
 # photos (LiteRT.js, int8).
 DEFAULT_MODEL = "efficientnet_lite0_int8.tflite"
 # Stored offline when first used, or when the page is asked to keep them: the models but the
-# default one, and the WebGPU bundle. Every other file the build writes is precached.
-OFFLINE_ON_DEMAND = (
-    "models/",
-    "ort/ort.webgpu.",
-    "ort/ort-wasm-simd-threaded.asyncify.",
-    "litert/wasm/litert_wasm_compat_",
-)
+# default one, onnxruntime-web (the default .tflite model runs on LiteRT.js), LiteRT.js's build
+# for browsers without relaxed SIMD, and the wheels (the snapshot has them unpacked; only a
+# boot without it installs them). Every other file the build writes is precached.
+OFFLINE_ON_DEMAND = ("models/", "ort/", "litert/wasm/litert_wasm_compat_")
+# Kept with a model of that format: the engine that runs it (its WASM bundle).
+OFFLINE_WITH_MODEL = {".onnx": [f"ort/{name}" for name in ORT_FILES[:3]]}
+
+
+def _on_demand(path: str) -> bool:
+    return path.startswith(OFFLINE_ON_DEMAND) or (
+        path.startswith("pyodide/") and path.endswith(".whl")
+    )
+
+
 OFFLINE_NEVER = {".site-build", "sw.js", "precache.json"}
 
 
@@ -435,10 +442,12 @@ def _build_offline(site: Path, web: Path = WEB) -> None:
     files = sorted(p.relative_to(site).as_posix() for p in _produced if p.is_file())
     files = [f for f in files if f not in OFFLINE_NEVER]
     eager = {f"models/{DEFAULT_MODEL}", "models/index.json"}
-    lazy = [f for f in files if f.startswith(OFFLINE_ON_DEMAND) and f not in eager]
+    lazy = [f for f in files if _on_demand(f) and f not in eager]
     precache = ["./" if f == "index.html" else f for f in files if f not in lazy]
     template = (web / "sw.js").read_text(encoding="utf-8")
-    manifest = pwa.build_manifest(site, precache, lazy, salt=template.encode())
+    manifest = pwa.build_manifest(
+        site, precache, lazy, salt=template.encode(), with_model=OFFLINE_WITH_MODEL
+    )
     _write(site / "precache.json", json.dumps(manifest, indent=1, sort_keys=True).encode())
     _write(site / "sw.js", pwa.service_worker(template, manifest).encode())
 
