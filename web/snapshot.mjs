@@ -254,7 +254,11 @@ export async function loadFromSnapshot(indexURL, stage = () => {}) {
   const pyodide = await withModuleHook(
     indexURL,
     async (Module) => {
+      stage('module');
       writeFiles(Module.FS, meta.index, await files);
+      stage('files');
+      await Promise.all(compiled.values());
+      stage('compiled');
       await replayDynlibs(Module, meta.linker, compiled);
       stage('libraries');
     },

@@ -377,12 +377,13 @@ const OPS = {
       // When each stage of the boot ended (ms after the worker started); `total` is Python ready.
       bootMs: {
         ...Object.fromEntries(
-          ['checked', 'libraries', 'pyodide', 'packages', 'imports']
+          ['checked', 'module', 'files', 'compiled', 'libraries', 'pyodide', 'packages', 'imports']
             .filter((stage) => boot[stage])
             .map((stage) => [stage, boot[stage] - boot.started]),
         ),
         total: boot.imports - boot.started,
       },
+      bootStartedAt: performance.timeOrigin + boot.started, // ms since the epoch
       snapshot: boot.snapshot,
       engine: lastEngineInfo,
       memory: memory(),
