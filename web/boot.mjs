@@ -6,6 +6,14 @@ import { loadPyodide } from './pyodide/pyodide.mjs';
 import { loadFromSnapshot } from './snapshot.mjs';
 
 const INDEX_URL = new URL('./pyodide/', import.meta.url).href;
+// What the page shows once each step of a restore is done: [fraction, what comes next].
+const SNAPSHOT_STEPS = {
+  checked: [0.1, 'Loading Python and its snapshot…'],
+  module: [0.35, 'Restoring the packages\' files…'],
+  files: [0.4, 'Compiling numpy and Pillow…'],
+  compiled: [0.5, 'Linking numpy and Pillow…'],
+  libraries: [0.6, 'Restoring the interpreter…'],
+};
 
 /** {pyodide, snapshot: {used, note}}; `progress(stage, fraction, message)` reports each step
  *  and `mark(name)` records when it ended (the worker's boot timings). */
@@ -14,8 +22,7 @@ export async function bootPython(progress, mark) {
   try {
     const pyodide = await loadFromSnapshot(INDEX_URL, (stage) => {
       mark(stage);
-      if (stage === 'checked') progress('runtime', 0.2, 'Restoring Python from its snapshot…');
-      if (stage === 'libraries') progress('runtime', 0.5, 'Restoring numpy and Pillow…');
+      if (SNAPSHOT_STEPS[stage]) progress('runtime', ...SNAPSHOT_STEPS[stage]);
     });
     mark('pyodide');
     return { pyodide, snapshot: { used: true, note: '' } };

@@ -1,8 +1,8 @@
 """Python booted from the site's memory snapshot (web/snapshot.mjs) against the normal boot.
 
 - The worker restores the snapshot, and gives exactly the normal boot's scores (bitmap, PNG and
-  JPEG inputs); with the snapshot missing, stale (made from another pyodide-lock.json) or
-  broken, it boots normally, says why, and gives the same scores again.
+  JPEG inputs), reporting each step; with the snapshot missing, stale (made from another
+  pyodide-lock.json) or broken, it boots normally, says why, and gives the same scores again.
 - A restored interpreter imports what the snapshot had not imported (numpy.fft, numpy.random,
   PIL.ImageMath, Pillow's WebP plugin and their `.so` files) and computes what a normal boot
   computes; two restores draw different random numbers.
@@ -57,6 +57,8 @@ def _scores(browser, origin: str) -> dict:
         page.wait_for_function("window.testReady === true")
         return page.evaluate(
             """async ([model, inputs]) => {
+                const progress = [];
+                api.runtime.addEventListener('progress', ({detail}) => progress.push(detail.message));
                 const classifier = await ImageClassifier.createFromOptions(
                     {baseOptions: {modelAssetPath: model}});
                 const scores = {};
@@ -66,7 +68,7 @@ def _scores(browser, origin: str) -> dict:
                       .map((c) => [c.index, c.score]);
                 }
                 await classifier.close();
-                return {scores, snapshot: (await api.loadRuntime()).snapshot};
+                return {scores, progress, snapshot: (await api.loadRuntime()).snapshot};
             }""",
             [MODEL, INPUTS],
         )
@@ -83,6 +85,11 @@ def test_snapshot_and_fallbacks_give_identical_scores(browser, server, site, tmp
     restored = _scores(browser, server)
     assert restored["snapshot"] == {"used": True, "note": ""}
     assert len(restored["scores"]) == len(INPUTS)
+    # The page is told each step, and 'Ready.' once a photo can be classified.
+    for step in ("Loading Python and its snapshot", "Compiling numpy and Pillow",
+                 "Restoring the interpreter", "Importing the classifier"):
+        assert any(m.startswith(step) for m in restored["progress"]), (step, restored["progress"])
+    assert restored["progress"][-1] == "Ready."
     reasons = {"missing": "no snapshot", "stale": "pyodide-lock.json changed", "broken": "magic number"}
     for change, reason in reasons.items():
         folder = tmp_path / change
@@ -101,7 +108,13 @@ def test_snapshot_and_fallbacks_give_identical_scores(browser, server, site, tmp
             httpd.server_close()
         assert fallback["snapshot"]["used"] is False, change
         assert reason in fallback["snapshot"]["note"], fallback["snapshot"]["note"]
+        assert fallback["snapshot"]["note"] in fallback["progress"]
+        assert "Loading numpy, Pillow and image_classifier…" in fallback["progress"]
         assert fallback["scores"] == restored["scores"], change
+
+
+def test_page_says_python_started_from_its_snapshot(app_page):
+    assert "from its snapshot" in app_page.inner_text("#engine")
 
 
 PROBE = """
