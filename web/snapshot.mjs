@@ -14,6 +14,7 @@
 //      the same way;
 //   3. the unpacked wheels live in the JS file system: their files are saved beside the heap
 //      and written back.
+// The heap is served without its all-zero pages (13 of 43 MB), put back here.
 // The hook is Pyodide's documented pre-import path (loadPyodide uses a global
 // _createPyodideModule when pyodide.asm.js was imported already): we wrap it to reach the
 // Emscripten Module between its creation and the restore. Nothing of Pyodide's files is patched;
@@ -204,6 +205,20 @@ async function fetchBytes(url, size) {
   return bytes;
 }
 
+/** Pyodide's snapshot from the stored one: the zero pages the build left out put back. */
+function withZeroPages(stored, { fullBytes, zeroRuns }) {
+  const full = new Uint8Array(fullBytes);
+  let from = 0;
+  let to = 0;
+  for (const [start, length] of zeroRuns) {
+    full.set(stored.subarray(from, from + start - to), to);
+    from += start - to;
+    to = start + length;
+  }
+  full.set(stored.subarray(from), to);
+  return full;
+}
+
 async function sha256(bytes) {
   const digest = await crypto.subtle.digest('SHA-256', bytes);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
@@ -229,7 +244,7 @@ export async function loadFromSnapshot(indexURL, stage = () => {}) {
   const response = await fetch(`${indexURL}snapshot.json`);
   if (!response.ok) throw new Error(`no snapshot (snapshot.json: HTTP ${response.status})`);
   const meta = await response.json();
-  const heap = fetchBytes(`${indexURL}${meta.heap.file}`, meta.heap.bytes);
+  const heap = fetchBytes(`${indexURL}${meta.heap.file}`, meta.heap.bytes).then((stored) => withZeroPages(stored, meta.heap));
   const files = fetchBytes(`${indexURL}${meta.files.file}`, meta.files.bytes);
   heap.catch(() => {});
   // The libraries compile (off this thread) while Pyodide's own wasm does.

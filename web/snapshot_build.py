@@ -5,7 +5,8 @@ Headless Chromium (Debian's, through Playwright) opens the built site, and
 Pillow and image_classifier, and uploads the snapshot (see web/snapshot.mjs for what it holds
 and how it is restored). The result goes to ``site/pyodide/``:
 
-- ``snapshot-heap.bin``  Pyodide's snapshot (header, JS-object table, the whole wasm heap);
+- ``snapshot-heap.bin``  Pyodide's snapshot (header, JS-object table, the whole wasm heap)
+  without its all-zero pages (snapshot.json says where they go);
 - ``snapshot-files.bin`` the unpacked wheels (the JS file system is not in the heap);
 - ``snapshot.json``      what the restore needs (the libraries' bases, the file index) and what
   the snapshot was made from: the sha256 of every input (Pyodide's files, the site's
@@ -104,12 +105,38 @@ def snapshot(site: Path, python: str = sys.executable) -> list[Path]:
     return [out / name for name in OUTPUTS]
 
 
+PAGE = 65536  # a wasm page
+
+
+def without_zero_pages(data: bytes) -> tuple[bytes, list[list[int]]]:
+    """``data`` without its all-zero pages (a third of a fresh heap), and where they were:
+    [[offset, length], ...] in ``data``."""
+    kept = bytearray()
+    runs: list[list[int]] = []
+    zero = bytes(PAGE)
+    for offset in range(0, len(data), PAGE):
+        page = data[offset : offset + PAGE]
+        if page == zero[: len(page)]:
+            if runs and runs[-1][0] + runs[-1][1] == offset:
+                runs[-1][1] += len(page)
+            else:
+                runs.append([offset, len(page)])
+        else:
+            kept += page
+    return bytes(kept), runs
+
+
 def _describe(folder: Path, found: dict[str, str]) -> None:
-    """snapshot.json: the maker's record, the inputs' hashes, each part's size and sha256."""
+    """snapshot.json: the maker's record, the inputs' hashes, each part's size and sha256;
+    the heap is stored without its zero pages."""
     meta = json.loads((folder / PARTS["meta"]).read_text())
+    heap = (folder / PARTS["heap"]).read_bytes()
+    kept, runs = without_zero_pages(heap)
+    (folder / PARTS["heap"]).write_bytes(kept)
     for part in ("heap", "files"):
         path = folder / PARTS[part]
         meta[part] = {"file": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path)}
+    meta["heap"].update(fullBytes=len(heap), zeroRuns=runs)
     meta["inputs"] = found
     (folder / "snapshot.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
     (folder / PARTS["meta"]).unlink()
