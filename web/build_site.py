@@ -418,10 +418,17 @@ def _build_snapshot(site: Path, python: str) -> None:
 # photos (LiteRT.js, int8).
 DEFAULT_MODEL = "efficientnet_lite0_int8.tflite"
 # Stored offline when first used, or when the page is asked to keep them: the models but the
-# default one, onnxruntime-web (the default .tflite model runs on LiteRT.js), LiteRT.js's build
-# for browsers without relaxed SIMD, and the wheels (the snapshot has them unpacked; only a
-# boot without it installs them). Every other file the build writes is precached.
-OFFLINE_ON_DEMAND = ("models/", "ort/", "litert/wasm/litert_wasm_compat_")
+# default one, onnxruntime-web (the default .tflite model runs on LiteRT.js), LiteRT.js's
+# builds for browsers without relaxed SIMD and for pages that are not cross-origin isolated
+# (the service worker isolates every page it serves, so offline the threaded build runs), and
+# the wheels (the snapshot has them unpacked; only a boot without it installs them). Every
+# other file the build writes is precached.
+OFFLINE_ON_DEMAND = (
+    "models/",
+    "ort/",
+    "litert/wasm/litert_wasm_compat_",
+    "litert/wasm/litert_wasm_internal.",
+)
 # Kept with a model of that format: the engine that runs it (its WASM bundle).
 OFFLINE_WITH_MODEL = {".onnx": [f"ort/{name}" for name in ORT_FILES[:3]]}
 

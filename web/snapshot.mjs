@@ -205,9 +205,8 @@ async function fetchBytes(url, size) {
   return bytes;
 }
 
-/** Pyodide's snapshot from the stored one: the zero pages the build left out put back. */
-function withZeroPages(stored, { fullBytes, zeroRuns }) {
-  const full = new Uint8Array(fullBytes);
+/** Fills `full` (zeroed) with the stored snapshot: the zero pages the build left out skipped. */
+function putBack(full, stored, zeroRuns) {
   let from = 0;
   let to = 0;
   for (const [start, length] of zeroRuns) {
@@ -216,7 +215,6 @@ function withZeroPages(stored, { fullBytes, zeroRuns }) {
     to = start + length;
   }
   full.set(stored.subarray(from), to);
-  return full;
 }
 
 async function sha256(bytes) {
@@ -244,7 +242,12 @@ export async function loadFromSnapshot(indexURL, stage = () => {}) {
   const response = await fetch(`${indexURL}snapshot.json`);
   if (!response.ok) throw new Error(`no snapshot (snapshot.json: HTTP ${response.status})`);
   const meta = await response.json();
-  const heap = fetchBytes(`${indexURL}${meta.heap.file}`, meta.heap.bytes).then((stored) => withZeroPages(stored, meta.heap));
+  // Pyodide wants the snapshot before it creates the module, but reads it only after: it gets
+  // the buffer now, filled while its own wasm compiles (the hook below waits for it).
+  const snapshot = new Uint8Array(meta.heap.fullBytes);
+  const heap = fetchBytes(`${indexURL}${meta.heap.file}`, meta.heap.bytes).then((stored) =>
+    putBack(snapshot, stored, meta.heap.zeroRuns),
+  );
   const files = fetchBytes(`${indexURL}${meta.files.file}`, meta.files.bytes);
   heap.catch(() => {});
   // The libraries compile (off this thread) while Pyodide's own wasm does.
@@ -275,9 +278,10 @@ export async function loadFromSnapshot(indexURL, stage = () => {}) {
       await Promise.all(compiled.values());
       stage('compiled');
       await replayDynlibs(Module, meta.linker, compiled);
+      await heap;
       stage('libraries');
     },
-    () => loadPyodide({ indexURL, _loadSnapshot: heap }),
+    () => loadPyodide({ indexURL, _loadSnapshot: snapshot }),
   );
   Object.assign(pyodide.loadedPackages, meta.loadedPackages);
   // Every visitor restores the same interpreter: new seeds for the generators seeded at start
