@@ -96,10 +96,11 @@ def snapshot(site: Path, python: str = sys.executable) -> list[Path]:
             if subprocess.run([python, __file__, str(site), str(made)]).returncode:
                 raise RuntimeError("making the Pyodide snapshot failed (see above)")
             _describe(made, found)
-            if CACHE.exists():
-                shutil.rmtree(CACHE)  # one snapshot kept: the one of the latest inputs
+            for older in CACHE.glob("*"):  # one snapshot kept: the one of the latest inputs
+                shutil.rmtree(older, ignore_errors=True)
             out.parent.mkdir(parents=True, exist_ok=True)
-            made.rename(out)
+            if not out.exists():  # else another build made it meanwhile
+                made.rename(out)
         finally:
             shutil.rmtree(made, ignore_errors=True)
     return [out / name for name in OUTPUTS]

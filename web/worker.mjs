@@ -1,8 +1,9 @@
 // The module Web Worker: Pyodide + numpy + Pillow + image_classifier, and the JS engines.
 //
 // Every option, pre- and post-processing step runs in the Python package (the same code as on
-// CPython). This file only boots the runtime, turns images into bytes or RGBA pixels, and
-// relays requests from image-classifier.mjs to image_classifier.webapi.WorkerApi.
+// CPython). This file only boots the runtime (boot.mjs: from Pyodide's memory snapshot when
+// the site has a valid one), turns images into bytes or RGBA pixels, and relays requests from
+// image-classifier.mjs to image_classifier.webapi.WorkerApi.
 //
 // Messages in:  {id, op: 'status' | 'create' | 'setOptions' | 'classify' | 'close', ...}
 //               {id, op: 'classifyAsync' | 'stream' | 'stopStream', ...}   (LIVE_STREAM; 'stream'
