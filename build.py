@@ -90,18 +90,20 @@ BENCH_STAMP = VENV / ".bench-stamp"
 # In this order: native CPython, the live camera, ours against MediaPipe and LiteRT.js in the
 # browser, preprocessing implementations (native and in the worker), then the report
 # (bench/results.json, bench/REPORT.md, bench/latency.png).
-BENCH_SCRIPTS = ["native.py", "live.py", "browser.py", "preprocess.py", "report.py"]
+BENCH_SCRIPTS = ["native.py", "live.py", "browser.py", "preprocess.py", "start.py", "report.py"]
+# Parts that run alone: `build.py bench start` (start-up in a persistent profile, ~5 minutes).
+BENCH_PARTS = {"start": ["start.py"]}
 
 
-def bench(_args: argparse.Namespace) -> None:
+def bench(args: argparse.Namespace) -> None:
     """Measures speed against MediaPipe (never part of the tests); writes its report under
-    bench/ (about 13 minutes on 2 cores)."""
+    bench/ (about 20 minutes on 2 cores), or only one part of it."""
     setup()
     if not BENCH_STAMP.exists() or BENCH_STAMP.read_text() != _setup_fingerprint():
         run(VENV_PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
             "-e", f"{ROOT}[test,bench]")
         BENCH_STAMP.write_text(_setup_fingerprint())
-    for script in BENCH_SCRIPTS:
+    for script in BENCH_PARTS[args.part] if args.part else BENCH_SCRIPTS:
         run(VENV_PYTHON, ROOT / "bench" / script, cwd=ROOT)
 
 
@@ -122,9 +124,9 @@ def main() -> None:
     commands.add_parser("test", help="run all tests (arguments go to pytest)").set_defaults(
         func=test
     )
-    commands.add_parser("bench", help="measure speed, write bench/ reports").set_defaults(
-        func=bench
-    )
+    bench_parser = commands.add_parser("bench", help="measure speed, write bench/ reports")
+    bench_parser.add_argument("part", nargs="?", choices=sorted(BENCH_PARTS), help="only this part")
+    bench_parser.set_defaults(func=bench)
     classify_parser = commands.add_parser(
         "classify", help="classify photos (see `build.py classify --help`)", add_help=False
     )

@@ -267,6 +267,23 @@ def load_average_range(rows: list[dict]) -> str:
     return f"{min(loads):.1f}–{max(loads):.1f}" if loads else "not recorded"
 
 
+def start_up_section() -> str:
+    """bench/start.py's table (start in a persistent profile), when it has run."""
+    path = BENCH / "start.json"
+    if not path.exists():
+        return ""
+    from start import table as start_table_of  # bench/start.py
+
+    data = json.loads(path.read_text())
+    return f"""## Start-up in a persistent profile (`{data["command"]}`)
+
+Lite0 int8 `.tflite`; cold: a fresh profile; warm: a reload after our offline install; offline:
+the server stopped. Medians of {len(next(iter(data["runs"].values())))} rounds.
+
+{start_table_of(data["rows"])}
+"""
+
+
 def report(rows: Rows, browser: dict) -> str:
     packages = ", ".join(f"{k} {v}" for k, v in browser.get("packages", {}).items())
     return f"""# Benchmark: ours against MediaPipe, in the same headless Chromium
@@ -358,6 +375,7 @@ pixel otherwise). Median ms (n and p90 in results.json), 224x224 float32 input, 
 
 {preprocess_table(rows.rows)}
 
+{start_up_section()}
 ## Native CPython ({SIZE})
 
 {native_table(rows)}

@@ -55,7 +55,8 @@ function showError(error) {
 
 runtime.addEventListener('progress', ({ detail }) => {
   $('loading').hidden = detail.stage === 'done';
-  $('progress').value = detail.fraction;
+  // The model loads while Python starts: the bar only moves forward.
+  $('progress').value = Math.max($('progress').value, detail.fraction);
   $('progress-text').textContent = detail.message;
   if (detail.stage === 'failed') showMessage(detail.message);
 });
@@ -147,7 +148,9 @@ function showModel() {
   const threads = engine.backend === 'wasm' ? ` · ${engine.threads} thread${engine.threads === 1 ? '' : 's'}` : '';
   const runsOn = `${engine.engine} · ${engine.backend}${threads}`;
   const isolation = state.status?.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated (1 thread)';
-  const boot = state.status ? ` · Python ready in ${(state.status.bootMs.total / 1000).toFixed(1)} s` : '';
+  const snapshot = state.status?.snapshot;
+  const from = snapshot?.used ? ' from its snapshot' : ` · ${snapshot?.note}`;
+  const boot = state.status ? ` · Python ready in ${(state.status.bootMs.total / 1000).toFixed(1)} s${from}` : '';
   $('engine').textContent = `${runsOn} · ${isolation}${boot}`;
 
   const file = state.opened.get($('model').value)?.name ?? $('model').value.split('/').pop();
@@ -472,8 +475,9 @@ form.addEventListener('change', (event) => {
 async function start() {
   document.body.dataset.runs = '0';
   if (!self.crossOriginIsolated) await serviceWorker();
-  state.status = await loadRuntime();
-  await listModels(state.status.formats);
+  // Python starts while the model is fetched and its engine started (create asks for both).
+  const status = loadRuntime();
+  await listModels(Object.keys(FORMATS));
   offlineModels([...$('model').options].map((o) => ({ path: o.value, label: o.text })));
   try {
     state.classifier = await ImageClassifier.createFromOptions(allOptions());
@@ -482,6 +486,7 @@ async function start() {
     showError(error);
     state.classifier = await ImageClassifier.createFromOptions({ baseOptions: baseOptions() });
   }
+  state.status = await status;
   showModel();
   await classifyNow();
   // Isolated already (the server sends the headers): the service worker is for offline use,

@@ -43,6 +43,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pwa  # web/pwa.py: the icons and the service worker's list of files
+import snapshot_build  # web/snapshot_build.py: Pyodide's memory snapshot
 
 WEB = Path(__file__).resolve().parent
 ROOT = WEB.parent
@@ -77,7 +78,7 @@ LITERT_WASM = [
     for ext in ("js", "wasm")
 ]
 # web/ files that are build inputs, not site content.
-NOT_SITE = {"node_modules", "package.json", "package-lock.json", "__pycache__"}
+NOT_SITE = {"node_modules", "package.json", "package-lock.json", "__pycache__", "snapshot-maker.mjs"}
 
 MIME_TYPES = {
     ".mjs": "text/javascript",
@@ -403,17 +404,41 @@ def _build_app(site: Path, web: Path = WEB) -> None:
         _write(site / path, data)
 
 
+def _build_snapshot(site: Path, python: str) -> None:
+    """Pyodide's memory snapshot, made from the files just written (web/snapshot_build.py)."""
+    try:
+        made = snapshot_build.snapshot(site, python)
+    except RuntimeError as error:
+        raise BuildError(str(error)) from None
+    for path in made:
+        _copy(path, site / "pyodide" / path.name)
+
+
 # The page's model: the fastest in bench/REPORT.md whose top-1 equals float32's on the test
 # photos (LiteRT.js, int8).
 DEFAULT_MODEL = "efficientnet_lite0_int8.tflite"
 # Stored offline when first used, or when the page is asked to keep them: the models but the
-# default one, and the WebGPU bundle. Every other file the build writes is precached.
+# default one, onnxruntime-web (the default .tflite model runs on LiteRT.js), LiteRT.js's
+# builds for browsers without relaxed SIMD and for pages that are not cross-origin isolated
+# (the service worker isolates every page it serves, so offline the threaded build runs), and
+# the wheels (the snapshot has them unpacked; only a boot without it installs them). Every
+# other file the build writes is precached.
 OFFLINE_ON_DEMAND = (
     "models/",
-    "ort/ort.webgpu.",
-    "ort/ort-wasm-simd-threaded.asyncify.",
+    "ort/",
     "litert/wasm/litert_wasm_compat_",
+    "litert/wasm/litert_wasm_internal.",
 )
+# Kept with a model of that format: the engine that runs it (its WASM bundle).
+OFFLINE_WITH_MODEL = {".onnx": [f"ort/{name}" for name in ORT_FILES[:3]]}
+
+
+def _on_demand(path: str) -> bool:
+    return path.startswith(OFFLINE_ON_DEMAND) or (
+        path.startswith("pyodide/") and path.endswith(".whl")
+    )
+
+
 OFFLINE_NEVER = {".site-build", "sw.js", "precache.json"}
 
 
@@ -424,10 +449,12 @@ def _build_offline(site: Path, web: Path = WEB) -> None:
     files = sorted(p.relative_to(site).as_posix() for p in _produced if p.is_file())
     files = [f for f in files if f not in OFFLINE_NEVER]
     eager = {f"models/{DEFAULT_MODEL}", "models/index.json"}
-    lazy = [f for f in files if f.startswith(OFFLINE_ON_DEMAND) and f not in eager]
+    lazy = [f for f in files if _on_demand(f) and f not in eager]
     precache = ["./" if f == "index.html" else f for f in files if f not in lazy]
     template = (web / "sw.js").read_text(encoding="utf-8")
-    manifest = pwa.build_manifest(site, precache, lazy, salt=template.encode())
+    manifest = pwa.build_manifest(
+        site, precache, lazy, salt=template.encode(), with_model=OFFLINE_WITH_MODEL
+    )
     _write(site / "precache.json", json.dumps(manifest, indent=1, sort_keys=True).encode())
     _write(site / "sw.js", pwa.service_worker(template, manifest).encode())
 
@@ -448,6 +475,7 @@ def build(site: Path = DEFAULT_SITE, python: str = sys.executable, web: Path = W
     _build_ort(site)
     _build_litert(site)
     _build_models(site)
+    _build_snapshot(site, python)
     _build_offline(site, web)
     # The folder holds exactly this build: files of older builds (or put there by hand) go.
     for path in sorted(site.rglob("*"), reverse=True):

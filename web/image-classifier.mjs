@@ -86,7 +86,8 @@ function worker() {
 }
 
 /** Starts loading Python and the packages now (createFromOptions does it too). Resolves to
- *  the runtime's status: crossOriginIsolated, threads, JSPI, boot times, memory (bytes of
+ *  the runtime's status: crossOriginIsolated, threads, JSPI, boot times, snapshot ({used,
+ *  note}: whether Python started from its memory snapshot, else why not), memory (bytes of
  *  the WebAssembly heaps: pyodideWasm, engineWasm).
  *  Option: numThreads, the WebAssembly threads of the engines (default: the cores, at
  *  most 4); only before the first model loads. */

@@ -182,9 +182,12 @@ def _digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build_manifest(site: Path, precache: list[str], lazy: list[str], salt: bytes) -> dict:
-    """{version, precache: {path: {sha256, bytes}}, lazy: {...}, bytes}; ``'./'`` stands for
-    index.html. The version hashes every listed file and ``salt`` (the service worker's code)."""
+def build_manifest(
+    site: Path, precache: list[str], lazy: list[str], salt: bytes, with_model: dict | None = None
+) -> dict:
+    """{version, precache: {path: {sha256, bytes}}, lazy: {...}, withModel, bytes}; ``'./'``
+    stands for index.html; ``with_model`` maps a model's suffix to the lazy files kept with it.
+    The version hashes every listed file and ``salt`` (the service worker's code)."""
 
     def entries(paths: list[str]) -> dict:
         out = {}
@@ -193,7 +196,7 @@ def build_manifest(site: Path, precache: list[str], lazy: list[str], salt: bytes
             out[path] = {"sha256": _digest(file), "bytes": file.stat().st_size}
         return out
 
-    manifest = {"precache": entries(precache), "lazy": entries(lazy)}
+    manifest = {"precache": entries(precache), "lazy": entries(lazy), "withModel": with_model or {}}
     version = hashlib.sha256(salt)
     for group in ("precache", "lazy"):
         for path, entry in sorted(manifest[group].items()):

@@ -1,9 +1,9 @@
 // Service worker: the app offline and versioned, and cross-origin isolated on any static host.
 //
 // - BUILD (filled in by build_site.py, see web/pwa.py) lists every file of this deployment with
-//   its sha256: `precache` is what the default page needs to start and classify (Pyodide, the
-//   wheels, onnxruntime-web, the package, the default model, the page), `lazy` the rest (other
-//   models, the WebGPU bundle). A new deployment changes BUILD, so this file: the browser then
+//   its sha256: `precache` is what the default page needs to start and classify (Pyodide and
+//   its snapshot, LiteRT.js, the default model, the page), `lazy` the rest (other models,
+//   onnxruntime-web, the wheels). A new deployment changes BUILD, so this file: the browser then
 //   installs the new version beside the running one, and the page offers to reload.
 // - Caches: `image-classifier-app-<version>` holds `precache` for one version only (filled on
 //   install; unchanged files are copied from the previous version instead of downloaded), and is
@@ -22,7 +22,7 @@
 //
 // Messages from the page (a reply goes to the MessagePort sent along):
 //   {type: 'status'}              -> status()
-//   {type: 'keep', path, keep}    -> stores or deletes a lazy file; status()
+//   {type: 'keep', path, keep}    -> stores (with its engine: BUILD.withModel) or deletes a lazy file; status()
 //   {type: 'precache'}            -> stores what is missing of `precache` again; status()
 //   {type: 'skip-waiting'}        -> this (waiting) version takes over; the page reloads
 // Broadcasts to every window: {type: 'progress' | 'stored' | 'error' | 'activated', version, ...}
@@ -206,8 +206,13 @@ async function keep(path, wanted) {
   const entry = BUILD.lazy[path];
   if (!entry) throw new Error(`${path} is not a file of this version that can be kept offline.`);
   const extra = await caches.open(EXTRA_CACHE);
-  if (wanted) await storeFile(extra, path, entry);
-  else await extra.delete(urlOf(path));
+  if (!wanted) {
+    await extra.delete(urlOf(path));
+    return;
+  }
+  // The engine a model needs is kept with it (it stays when the model goes: others use it).
+  const engine = BUILD.withModel?.[path.slice(path.lastIndexOf('.'))] ?? [];
+  for (const file of [...engine, path]) await storeFile(extra, file, BUILD.lazy[file]);
 }
 
 self.addEventListener('message', (event) => {

@@ -1,8 +1,9 @@
 // The module Web Worker: Pyodide + numpy + Pillow + image_classifier, and the JS engines.
 //
 // Every option, pre- and post-processing step runs in the Python package (the same code as on
-// CPython). This file only boots the runtime, turns images into bytes or RGBA pixels, and
-// relays requests from image-classifier.mjs to image_classifier.webapi.WorkerApi.
+// CPython). This file only boots the runtime (boot.mjs: from Pyodide's memory snapshot when
+// the site has a valid one), turns images into bytes or RGBA pixels, and relays requests from
+// image-classifier.mjs to image_classifier.webapi.WorkerApi.
 //
 // Messages in:  {id, op: 'status' | 'create' | 'setOptions' | 'classify' | 'close', ...}
 //               {id, op: 'classifyAsync' | 'stream' | 'stopStream', ...}   (LIVE_STREAM; 'stream'
@@ -18,7 +19,7 @@
 // WorkerApi.run_pending (one request of the queue below) whenever a frame waits: that is
 // HostScheduling, the browser's stand-in for the thread CPython uses. No frame waits here.
 
-import { loadPyodide } from './pyodide/pyodide.mjs';
+import { bootPython } from './boot.mjs';
 import * as litert from './engines/litert.mjs';
 import * as ort from './engines/ort.mjs';
 import { setThreadCount, threadCount } from './engines/backend.mjs';
@@ -131,12 +132,10 @@ function modelBytes(url) {
 }
 
 const ready = (async () => {
-  progress('runtime', 0.02, 'Loading the Python runtime…');
-  const pyodide = await loadPyodide({ indexURL: new URL('./pyodide/', import.meta.url).href });
-  boot.pyodide = performance.now();
-  progress('packages', 0.45, 'Loading numpy, Pillow and image_classifier…');
-  await pyodide.loadPackage(['image_classifier'], { messageCallback: () => {} });
-  boot.packages = performance.now();
+  const { pyodide, snapshot } = await bootPython(progress, (stage) => {
+    boot[stage] = performance.now();
+  });
+  boot.snapshot = snapshot;
   progress('imports', 0.7, 'Importing the classifier…');
   const browser = pyodide.pyimport('image_classifier.engines.browser');
   browser.install(adapters, modelBytes);
@@ -376,12 +375,17 @@ const OPS = {
       threadWorkers,
       jspi: typeof WebAssembly.Suspending === 'function',
       formats: Object.keys(ENGINES),
+      // When each stage of the boot ended (ms after the worker started); `total` is Python ready.
       bootMs: {
-        pyodide: boot.pyodide - boot.started,
-        packages: boot.packages - boot.pyodide,
-        imports: boot.imports - boot.packages,
+        ...Object.fromEntries(
+          ['checked', 'module', 'files', 'compiled', 'libraries', 'pyodide', 'packages', 'imports']
+            .filter((stage) => boot[stage])
+            .map((stage) => [stage, boot[stage] - boot.started]),
+        ),
         total: boot.imports - boot.started,
       },
+      bootStartedAt: performance.timeOrigin + boot.started, // ms since the epoch
+      snapshot: boot.snapshot,
       engine: lastEngineInfo,
       memory: memory(),
     };

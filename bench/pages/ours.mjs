@@ -9,8 +9,17 @@ export async function create({ model, threads, delegate, maxResults }) {
     baseOptions: { modelAssetPath: model, delegate },
     maxResults,
   });
+  const runtime = await status;
   return {
-    info: { ...classifier.engine, pythonBootMs: (await status).bootMs.total },
+    info: {
+      ...classifier.engine,
+      pythonBootMs: runtime.bootMs.total,
+      // The boot's stages, in ms from this page's navigation (the worker has its own clock).
+      bootStages: Object.fromEntries(
+        Object.entries(runtime.bootMs).map(([stage, ms]) => [stage, runtime.bootStartedAt + ms - performance.timeOrigin]),
+      ),
+      snapshot: runtime.snapshot.used,
+    },
     async classify(image) {
       const result = await classifier.classify(image);
       return { result, stages: classifier.lastTimingsMs };

@@ -139,6 +139,14 @@ class ImageClassifier(VisionTask):
         options.validate()
         self._plans, self._options = self._plan(options), options
 
+    def warm_up(self, image: Image) -> None:
+        """Classifies ``image`` once and forgets it: an engine's first run allocates and
+        compiles (in a browser several times the time of the next ones), so a caller that
+        warms up at creation makes its first real call as fast as the tenth. Any running mode;
+        no timestamp, result or callback."""
+        self._classify(image, None, 0)
+        self.last_timings_ms = {}
+
     def _plan(self, options: ImageClassifierOptions) -> list[postprocess.HeadPlan]:
         return postprocess.plan_heads(
             self._metadata.heads,

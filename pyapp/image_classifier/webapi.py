@@ -347,6 +347,10 @@ def image_from_rgba(pixels: Any, width: int, height: int) -> Image:
     return Image(ImageFormat.SRGBA, data.reshape(height, width, 4))
 
 
+# A camera-sized blank frame: the warm-up at creation goes through resizing too.
+_WARM_UP_IMAGE = Image(ImageFormat.SRGBA, np.zeros((480, 640, 4), dtype=np.uint8))
+
+
 class WebClassifier:
     """One JS ``ImageClassifier``: the worker calls these methods with converted JS values."""
 
@@ -357,15 +361,17 @@ class WebClassifier:
         self._classifier, self._model = self._create(self._options)
 
     def _create(self, options: Mapping) -> tuple[ImageClassifier, dict]:
-        """A classifier for JS options, and its model's ``model_to_js``; in LIVE_STREAM its
-        results collect in ``_delivered`` and its frames wait for ``run_pending`` (a
-        HostScheduling of its own)."""
+        """A classifier for JS options, warmed up, and its model's ``model_to_js``; in
+        LIVE_STREAM its results collect in ``_delivered`` and its frames wait for
+        ``run_pending`` (a HostScheduling of its own)."""
         converted = options_from_js(options, self._load_model, self._deliver)
         classifier = ImageClassifier.create_from_options(
             converted, live_stream_scheduling=HostScheduling()
         )
         try:
-            return classifier, model_to_js(classifier, converted.base_options.model_asset_buffer)
+            model = model_to_js(classifier, converted.base_options.model_asset_buffer)
+            classifier.warm_up(_WARM_UP_IMAGE)
+            return classifier, model
         except Exception:
             classifier.close()
             raise

@@ -24,8 +24,9 @@ def test_no_request_leaves_the_origin(browser, server, foreign_requests, all_req
         "/worker.mjs",
         "/pyodide/pyodide.asm.wasm",
         "/pyodide/python_stdlib.zip",
-        "/pyodide/numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl",
-        "/pyodide/image_classifier-0.1.0-py3-none-any.whl",
+        "/pyodide/snapshot.json",  # Python starts from its snapshot: no wheel is fetched
+        "/pyodide/snapshot-heap.bin",
+        "/pyodide/snapshot-files.bin",
         "/ort/ort-wasm-simd-threaded.wasm",
         "/models/efficientnet_lite2_int8.onnx",
     ]:

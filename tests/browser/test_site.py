@@ -130,19 +130,26 @@ def test_service_worker_lists_every_file_with_its_sha256(server):
         "icons/icon-192.png",
         "pyodide/pyodide.asm.wasm",
         "pyodide/python_stdlib.zip",
-        "pyodide/numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl",
-        "pyodide/pillow-10.2.0-cp312-cp312-pyodide_2024_0_wasm32.whl",
-        "pyodide/image_classifier-0.1.0-py3-none-any.whl",
-        "ort/ort.wasm.min.mjs",
-        "ort/ort-wasm-simd-threaded.wasm",
+        "pyodide/snapshot.json",
+        "pyodide/snapshot-heap.bin",
+        "pyodide/snapshot-files.bin",
         "models/index.json",
         "litert/core.mjs",
         "litert/wasm/litert_wasm_threaded_internal.wasm",
         f"models/{build_site.DEFAULT_MODEL}",
     ]:
         assert needed in precache, needed
-    assert lazy and all(p.startswith(build_site.OFFLINE_ON_DEMAND) for p in lazy)
-    assert "models/efficientnet_lite2_fp32.onnx" in lazy
+    assert lazy and all(build_site._on_demand(p) for p in lazy)
+    # What only another engine or the boot without the snapshot needs is stored when used.
+    for on_demand in [
+        "models/efficientnet_lite2_fp32.onnx",
+        "ort/ort.wasm.min.mjs",
+        "ort/ort-wasm-simd-threaded.wasm",
+        "pyodide/numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl",
+        "pyodide/image_classifier-0.1.0-py3-none-any.whl",
+    ]:
+        assert on_demand in lazy, on_demand
+    assert set(manifest["withModel"][".onnx"]) <= set(lazy)
     assert manifest["bytes"] == sum(e["bytes"] for e in precache.values())
 
 

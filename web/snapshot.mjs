@@ -1,0 +1,299 @@
+// Pyodide from a memory snapshot: numpy, Pillow and image_classifier imported already.
+//
+// The snapshot is made by the site build (web/snapshot_build.py drives snapshot-maker.mjs in
+// headless Chromium) from the very files the site serves, and restored here by the worker.
+// Pyodide 0.27.7's own snapshot (loadPyodide({_makeSnapshot}), makeMemorySnapshot(),
+// loadPyodide({_loadSnapshot})) keeps the wasm heap only; packages with compiled extensions need
+// three things more, done here (see ../shared/STARTUP.md and cloudflare/workerd's src/pyodide):
+//   1. `loadedPackages` is emptied while the snapshot is taken (its entries would otherwise be
+//      JS objects the snapshot cannot name) and put back after a restore;
+//   2. the `.so` files of numpy and Pillow are separate wasm instances: their code, table slots
+//      and the dynamic linker's JS state are not in the heap. When the snapshot is made, each
+//      library's memory and table bases are recorded; before a restore, the same files are
+//      instantiated at those bases, in the same order, and the table is checked to be laid out
+//      the same way;
+//   3. the unpacked wheels live in the JS file system: their files are saved beside the heap
+//      and written back.
+// The heap is served without its all-zero pages (13 of 43 MB), put back here.
+// The hook is Pyodide's documented pre-import path (loadPyodide uses a global
+// _createPyodideModule when pyodide.asm.js was imported already): we wrap it to reach the
+// Emscripten Module between its creation and the restore. Nothing of Pyodide's files is patched;
+// the build makes a snapshot only for the pyodide.asm.js whose linker it was checked against.
+
+export const FORMAT = 1;
+// What the snapshot has imported (the worker's boot imports nothing more).
+export const IMPORTS = ['numpy', 'PIL.Image', 'image_classifier.webapi', 'image_classifier.engines.browser'];
+// The parts of Emscripten's dynamic linker (exported on Pyodide's Module) the replay uses.
+const LINKER = ['LDSO', 'newDSO', 'loadWebAssemblyModule', 'mergeLibSymbols', 'wasmTable', '_calloc', '_free'];
+// Emscripten's dlopen handle (a `struct dso`): loaded flag, memory base and size, table base
+// and size. A handle with the flag set makes loadWebAssemblyModule use the bases it holds.
+const HANDLE = { bytes: 64, loaded: 8, memoryBase: 12, memorySize: 16, tableBase: 20, tableSize: 24 };
+
+function checkLinker(Module) {
+  for (const name of LINKER) {
+    if (Module[name] === undefined) throw new Error(`Pyodide's Module has no ${name}: not the Pyodide build the snapshot supports`);
+  }
+}
+
+/** Runs `load()` (a loadPyodide call) with `hook(Module)` run after the Emscripten module is
+ *  created and before loadPyodide goes on (to a restore, or to Python's main()). */
+async function withModuleHook(indexURL, hook, load) {
+  if (typeof globalThis._createPyodideModule !== 'function') await import(`${indexURL}pyodide.asm.js`);
+  const create = globalThis._createPyodideModule;
+  globalThis._createPyodideModule = async (settings) => {
+    const Module = await create(settings);
+    await hook(Module);
+    return Module;
+  };
+  try {
+    return await load();
+  } finally {
+    globalThis._createPyodideModule = create;
+  }
+}
+
+// --- making (snapshot-maker.mjs) -------------------------------------------------------------
+
+/** Records, for each `.so` Pyodide's package loader loads, where the linker put it: the load
+ *  is given a handle of ours, in which loadWebAssemblyModule writes the bases it chose. */
+function recordDynlibs(Module) {
+  const loads = [];
+  const load = Module.loadDynamicLibrary;
+  Module.loadDynamicLibrary = async (name, flags, localScope, handle) => {
+    if (handle !== undefined || !flags?.loadAsync) return load(name, flags, localScope, handle);
+    const scratch = Module._calloc(1, HANDLE.bytes);
+    const tableLength = Module.wasmTable.length;
+    try {
+      const result = await load(name, flags, localScope, scratch);
+      if (Module.HEAP8[scratch + HANDLE.loaded]) {
+        const u32 = (offset) => Module.HEAPU32[(scratch + offset) >>> 2];
+        loads.push({
+          name,
+          tableLength,
+          memoryBase: u32(HANDLE.memoryBase),
+          memorySize: u32(HANDLE.memorySize),
+          tableBase: u32(HANDLE.tableBase),
+          tableSize: u32(HANDLE.tableSize),
+        });
+      }
+      return result;
+    } finally {
+      delete Module.LDSO.loadedLibsByHandle[scratch];
+      Module._free(scratch);
+    }
+  };
+  return loads;
+}
+
+/** The linker's JS state once everything is imported: the libraries in load order (with their
+ *  other names and scope), the dlopen handles Python holds, the table's length. */
+function linkerState(Module, loads) {
+  const { LDSO } = Module;
+  const loaded = new Map(loads.map((lib) => [LDSO.loadedLibsByName[lib.name], lib]));
+  const libs = loads.map((lib) => ({ ...lib, aliases: [], global: Boolean(LDSO.loadedLibsByName[lib.name].global) }));
+  const byName = new Map(libs.map((lib) => [lib.name, lib]));
+  for (const [name, dso] of Object.entries(LDSO.loadedLibsByName)) {
+    if (name === '__main__') continue;
+    const lib = loaded.get(dso);
+    if (!lib) throw new Error(`${name} was loaded outside Pyodide's package loader: cannot replay it`);
+    if (name !== lib.name) byName.get(lib.name).aliases.push(name);
+  }
+  const handles = [];
+  for (const [handle, dso] of Object.entries(LDSO.loadedLibsByHandle)) {
+    if (Number(handle) !== 0) handles.push([Number(handle), loaded.get(dso).name]);
+  }
+  return { libs, handles, tableLength: Module.wasmTable.length };
+}
+
+/** Every file under `roots` as one buffer plus its index [[path, bytes], ...]. */
+function fileImage(FS, roots) {
+  const index = [];
+  const chunks = [];
+  const walk = (dir) => {
+    for (const name of FS.readdir(dir).sort()) {
+      if (name === '.' || name === '..') continue;
+      const path = `${dir}/${name}`;
+      const { mode } = FS.lstat(path);
+      if (FS.isDir(mode)) walk(path);
+      else if (FS.isFile(mode)) {
+        const data = FS.readFile(path);
+        index.push([path, data.length]);
+        chunks.push(data);
+      } else throw new Error(`${path} is neither a file nor a folder: the snapshot cannot keep it`);
+    }
+  };
+  roots.forEach(walk);
+  const bytes = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return { index, bytes };
+}
+
+/** Boots Pyodide, loads and imports the package, and returns the snapshot's three parts:
+ *  {heap: Pyodide's snapshot, files: the unpacked wheels, meta: what the restore needs}. */
+export async function makeSnapshot(indexURL, packages) {
+  const { loadPyodide, version } = await import(`${indexURL}pyodide.mjs`);
+  let loads;
+  const pyodide = await withModuleHook(
+    indexURL,
+    (Module) => {
+      loads = recordDynlibs(Module);
+    },
+    () => loadPyodide({ indexURL, _makeSnapshot: true }),
+  );
+  await pyodide.loadPackage(packages, { messageCallback: () => {} });
+  pyodide.runPython(IMPORTS.map((name) => `import ${name}`).join('\n'));
+  const Module = pyodide._module;
+  const linker = linkerState(Module, loads);
+  const files = fileImage(pyodide.FS, [pyodide._api.sitePackages]);
+  const loadedPackages = { ...pyodide.loadedPackages };
+  for (const name of Object.keys(loadedPackages)) delete pyodide.loadedPackages[name];
+  const heap = pyodide.makeMemorySnapshot();
+  Object.assign(pyodide.loadedPackages, loadedPackages);
+  const meta = { format: FORMAT, pyodideVersion: version, imports: IMPORTS, linker, loadedPackages, index: files.index };
+  return { heap, files: files.bytes, meta };
+}
+
+// --- restoring (worker.mjs) --------------------------------------------------------------------
+
+/** Instantiates the libraries at the recorded bases, in the recorded order, before the heap is
+ *  copied in (their data and constructors write into the fresh heap, which is then replaced). */
+async function replayDynlibs(Module, linker, compiled) {
+  checkLinker(Module);
+  const { LDSO, wasmTable } = Module;
+  const scratch = Module._calloc(1, HANDLE.bytes);
+  for (const lib of linker.libs) {
+    if (wasmTable.length !== lib.tableLength) {
+      throw new Error(`the table has ${wasmTable.length} slots before ${lib.name}; the snapshot had ${lib.tableLength}`);
+    }
+    Module.HEAPU8.fill(0, scratch, scratch + HANDLE.bytes);
+    Module.HEAP8[scratch + HANDLE.loaded] = 1;
+    Module.HEAPU32[(scratch + HANDLE.memoryBase) >>> 2] = lib.memoryBase;
+    Module.HEAPU32[(scratch + HANDLE.tableBase) >>> 2] = lib.tableBase;
+    const dso = Module.newDSO(lib.name, undefined, 'loading');
+    dso.global = lib.global;
+    const flags = { loadAsync: true, nodelete: true, allowUndefined: true, global: lib.global };
+    const exports = await Module.loadWebAssemblyModule(await compiled.get(lib.name), flags, lib.name, lib.global ? null : {}, scratch);
+    if (lib.global) Module.mergeLibSymbols(exports, lib.name);
+    dso.exports = exports;
+    for (const alias of lib.aliases) LDSO.loadedLibsByName[alias] = dso;
+  }
+  Module._free(scratch);
+  if (wasmTable.length !== linker.tableLength) {
+    throw new Error(`the table has ${wasmTable.length} slots after the libraries; the snapshot had ${linker.tableLength}`);
+  }
+  for (const [handle, name] of linker.handles) LDSO.loadedLibsByHandle[handle] = LDSO.loadedLibsByName[name];
+}
+
+function writeFiles(FS, index, bytes) {
+  let offset = 0;
+  for (const [path, size] of index) {
+    FS.mkdirTree(path.slice(0, path.lastIndexOf('/')));
+    FS.writeFile(path, bytes.subarray(offset, offset + size));
+    offset += size;
+  }
+}
+
+async function fetchBytes(url, size) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (bytes.length !== size) throw new Error(`${url} has ${bytes.length} bytes; snapshot.json says ${size}`);
+  return bytes;
+}
+
+/** Fills `full` (zeroed) with the stored snapshot: the zero pages the build left out skipped. */
+function putBack(full, stored, zeroRuns) {
+  let from = 0;
+  let to = 0;
+  for (const [start, length] of zeroRuns) {
+    full.set(stored.subarray(from, from + start - to), to);
+    from += start - to;
+    to = start + length;
+  }
+  full.set(stored.subarray(from), to);
+}
+
+async function sha256(bytes) {
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Why the snapshot described by `meta` does not belong to this site, or null when it does:
+ *  made for another format or Pyodide, or from another package lock (the lock carries the
+ *  sha256 of every wheel, the image_classifier package's included). */
+async function staleness(meta, indexURL, version) {
+  if (meta.format !== FORMAT) return `made in format ${meta.format}, this worker reads ${FORMAT}`;
+  if (meta.pyodideVersion !== version) return `made for Pyodide ${meta.pyodideVersion}, this is ${version}`;
+  const lock = await fetch(`${indexURL}pyodide-lock.json`);
+  const digest = await sha256(await lock.arrayBuffer());
+  if (digest !== meta.inputs['pyodide-lock.json']) return 'made from other packages (pyodide-lock.json changed)';
+  return null;
+}
+
+/** Pyodide restored from `${indexURL}snapshot.json` and its two files, with `packages`
+ *  imported. Throws (with the reason) when the snapshot is missing, stale or does not restore:
+ *  the caller then boots normally. `stage(name)` marks the steps. */
+export async function loadFromSnapshot(indexURL, stage = () => {}) {
+  const { loadPyodide, version } = await import(`${indexURL}pyodide.mjs`);
+  const response = await fetch(`${indexURL}snapshot.json`);
+  if (!response.ok) throw new Error(`no snapshot (snapshot.json: HTTP ${response.status})`);
+  const meta = await response.json();
+  // Pyodide wants the snapshot before it creates the module, but reads it only after: it gets
+  // the buffer now, filled while its own wasm compiles (the hook below waits for it).
+  const snapshot = new Uint8Array(meta.heap.fullBytes);
+  const heap = fetchBytes(`${indexURL}${meta.heap.file}`, meta.heap.bytes).then((stored) =>
+    putBack(snapshot, stored, meta.heap.zeroRuns),
+  );
+  const files = fetchBytes(`${indexURL}${meta.files.file}`, meta.files.bytes);
+  heap.catch(() => {});
+  // The libraries compile (off this thread) while Pyodide's own wasm does.
+  const offsets = new Map();
+  let offset = 0;
+  for (const [path, size] of meta.index) {
+    offsets.set(path, [offset, size]);
+    offset += size;
+  }
+  const compiled = new Map(
+    meta.linker.libs.map((lib) => {
+      const [start, size] = offsets.get(lib.name) ?? [];
+      if (start === undefined) throw new Error(`${lib.name} is not among the snapshot's files`);
+      const module = files.then((bytes) => WebAssembly.compile(bytes.subarray(start, start + size)));
+      module.catch(() => {});
+      return [lib.name, module];
+    }),
+  );
+  const stale = await staleness(meta, indexURL, version);
+  if (stale) throw new Error(`stale snapshot: ${stale}`);
+  stage('checked');
+  const pyodide = await withModuleHook(
+    indexURL,
+    async (Module) => {
+      stage('module');
+      writeFiles(Module.FS, meta.index, await files);
+      stage('files');
+      await Promise.all(compiled.values());
+      stage('compiled');
+      await replayDynlibs(Module, meta.linker, compiled);
+      await heap;
+      stage('libraries');
+    },
+    () => loadPyodide({ indexURL, _loadSnapshot: snapshot }),
+  );
+  Object.assign(pyodide.loadedPackages, meta.loadedPackages);
+  // Every visitor restores the same interpreter: new seeds for the generators seeded at start
+  // (str hashes keep the snapshot's secret: strings hashed in the heap must keep their hash).
+  // A restored interpreter that cannot compute is refused here, before anyone relies on it.
+  pyodide.runPython(`
+import random as _random, sys as _sys
+_random.seed()
+if "numpy.random" in _sys.modules:
+    _sys.modules["numpy.random"].seed()
+assert int(_sys.modules["numpy"].arange(4).sum()) == 6, "numpy does not compute after the restore"
+del _random, _sys
+`);
+  return pyodide;
+}
