@@ -46,8 +46,9 @@ def names(result, head: int = 0) -> list[str]:
     return [c.category_name for c in result.classifications[0 + head].categories]
 
 
-def test_defaults_return_every_category_sorted(lite0):
-    result = lite0.classify(photo("chelsea.png"))
+def test_defaults_return_every_category_sorted():
+    with classifier() as fresh:  # its first IMAGE-mode call: timestamp 0, as in MediaPipe
+        result = fresh.classify(photo("chelsea.png"))
     categories = result.classifications[0].categories
     assert len(categories) == 1000
     scores = [c.score for c in categories]
