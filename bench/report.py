@@ -351,10 +351,11 @@ quantizations; the `.tflite` rows compare the same file in two runtimes.
 
 MediaPipe's warp (OpenCV 4's fixed-point bilinear) in numpy, three ways, every one giving the
 same bytes (checked before timing; tests/test_preprocess.py proves the kept one against
-OpenCV 4.12): **baseline**, the version before (per-pixel coordinates, 3-byte pixel gathers),
-**planar** (one 1-D gather per colour plane, normalization and layout by lookup table) and
-**planar+axis**, kept (coordinates per row and per column when the map is axis-aligned, per
-pixel otherwise). Median ms (n and p90 in results.json), 224x224 float32 input, `bench/preprocess.py`.
+OpenCV 4.12): **baseline**, the first version (per-pixel coordinates, 3-byte pixel gathers),
+**planar+axis** (one 1-D gather per colour plane, normalization and layout by lookup table,
+coordinates per row and per column when the map is axis-aligned), and **cached plan**, kept
+(the same, with the sampling plan cached per geometry and RGBA pixels gathered as whole
+words). Median ms (n and p90 in results.json), 224x224 float32 input, `bench/preprocess.py`.
 
 {preprocess_table(rows.rows)}
 
