@@ -158,6 +158,11 @@ class BrowserBench:
             # entered and left, the result converted to JS.
             bridge = [s["ms"] - sum(s[stage] for stage in STAGES) for s in samples]
             self._add(row(**config, metric="bridge", values=bridge, size=size, **extra))
+            # The engine's run inside each call (the worker times it): the rest is ours.
+            self._add(row(**config, metric="engine_in_call", values=[s["engine"] for s in samples],
+                          size=size, **extra))
+            self._add(row(**config, metric="not_engine", size=size, **extra,
+                          values=[s["ms"] - s["engine"] for s in samples]))
         memory = page.evaluate("bench.memory()")
         if memory:
             self._add(row(**config, metric="worker_memory", values=None, **extra,

@@ -6,7 +6,8 @@ Chromium's fake camera plays a 640x480, 30 fps clip of the test photos; the page
 float32 and int8, .onnx (onnxruntime-web) and .tflite (LiteRT.js), with 1 and 2 threads.
 Latency: from the frame leaving the camera stream to its result in the page's resultCallback.
 
-Run with ``python3 build.py bench`` (or ``.venv/bin/python bench/live.py [--seconds N]``);
+Run with ``python3 build.py bench`` (or ``.venv/bin/python bench/live.py [--seconds N]
+[--models FILE...] [--threads N...] [--out PATH]``, e.g. every .tflite model on 2 threads);
 writes bench/live.json (rows as in results.json). Not a test: the numbers depend on the
 machine and on what else it runs (the load average is recorded).
 """
@@ -37,6 +38,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="measured per configuration")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
+    parser.add_argument("--models", nargs="+", default=MODELS, help="model files of models/")
+    parser.add_argument("--threads", nargs="+", type=int, default=THREADS)
+    parser.add_argument("--out", type=Path, default=harness.BENCH / "live.json")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -47,8 +51,8 @@ def main() -> None:
         browser = harness.launch(playwright, "--use-fake-device-for-media-stream",
                                  "--use-fake-ui-for-media-stream",
                                  f"--use-file-for-fake-video-capture={clip}")
-        for file in MODELS:
-            for threads in THREADS:
+        for file in args.models:
+            for threads in args.threads:
                 context = browser.new_context()
                 page = context.new_page()
                 page.goto(f"{origin}/__bench__/live.html")
@@ -73,11 +77,10 @@ def main() -> None:
                     max_waiting=out["maxWaiting"]))
                 print(json.dumps(rows[-1]), flush=True)
         browser.close()
-    out_path = harness.BENCH / "live.json"
-    out_path.write_text(json.dumps({
+    args.out.write_text(json.dumps({
         "command": "python3 build.py bench  (bench/live.py)", "seconds": args.seconds,
         "rows": rows}, indent=1))
-    print(f"written: {out_path.relative_to(harness.ROOT)}")
+    print(f"written: {args.out}")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,11 @@ each gives the kept one's tensor, byte for byte, before timing it):
 - ``baseline``: preprocess.py before issue 6 (read from git at BASELINE_COMMIT): coordinates
   of every output pixel, 3-byte pixel gathers (np.take), the blend on interleaved channels,
   normalization in float64.
-- ``planar``: the kept module with its axis path turned off: coordinates of every output pixel,
-  one 1-D gather per channel, the blend on planes, normalization by a 256-entry table.
-- ``planar+axis`` (kept): the same, with coordinates computed once per axis when that is
-  proven exact (axis-aligned maps: every whole image, most regions of interest).
+- ``planar+axis``: preprocess.py before issue 12 (read from git at PLANAR_COMMIT): one 1-D
+  gather per channel, the blend on planes, normalization by a 256-entry table, coordinates
+  computed once per axis when that is proven exact (axis-aligned maps), all of it every frame.
+- ``cached plan`` (kept): the same arithmetic with the sampling plan (table indices and
+  weights of the four taps) cached per geometry, and RGBA pixels gathered as whole words.
 
 Each runs ``input_tensor`` as the classifier does for the built-in models (224x224 NHWC
 float32), on real photos resized to about 450x300 .. 1920x1280, given as RGB (Pillow's decode)
@@ -35,7 +36,8 @@ from image_classifier import ImageProcessingOptions, RectF, preprocess
 from image_classifier.metadata import Normalization
 
 BASELINE_COMMIT = "fecc93b3b11e2a7d961c24cdee5de005646b1877"
-KEPT = "planar+axis"
+PLANAR_COMMIT = "fdf5bac"
+KEPT = "cached plan"
 # The built-in models' input: 224x224 RGB, float32, mean 127 and std 128.
 INPUT = {"shape": np.array([1, 224, 224, 3]), "dtype": np.float32}
 NORMALIZATION = preprocess.input_normalization(np.float32, Normalization((127.0,), (128.0,)))
@@ -45,30 +47,19 @@ CASES = {
 }
 
 
-def load_baseline(source: str) -> types.ModuleType:
-    """The old preprocess.py as a module of the package (it imports .metadata)."""
-    module = types.ModuleType("image_classifier.preprocess_baseline")
+def load_old(name: str, source: str) -> types.ModuleType:
+    """An old preprocess.py as a module of the package (it imports .metadata)."""
+    module = types.ModuleType(f"image_classifier.preprocess_{name}")
     module.__package__ = "image_classifier"
-    exec(compile(source, "preprocess_baseline.py", "exec"), module.__dict__)
+    exec(compile(source, f"preprocess_{name}.py", "exec"), module.__dict__)
     return module
 
 
-def without_axis_path(*args):
-    """The kept input_tensor with every map taking the per-pixel path."""
-    proven = preprocess._axis_coordinates
-    preprocess._axis_coordinates = lambda *_: None
-    try:
-        return preprocess.input_tensor(*args)
-    finally:
-        preprocess._axis_coordinates = proven
-
-
-def implementations(baseline_source: str) -> dict:
-    return {
-        "baseline": load_baseline(baseline_source).input_tensor,
-        "planar": without_axis_path,
-        KEPT: preprocess.input_tensor,
-    }
+def implementations(old_sources: dict[str, str]) -> dict:
+    """The old modules' input_tensor (by name), then the kept one."""
+    return {**{name: load_old(name.replace("+", "_"), source).input_tensor
+               for name, source in old_sources.items()},
+            KEPT: preprocess.input_tensor}
 
 
 def measure(
@@ -105,7 +96,7 @@ def measure(
     return samples
 
 
-def measure_in_worker(decoded, baseline_source: str, runs: int) -> str:
+def measure_in_worker(decoded, old_sources, runs: int) -> str:
     """The worker's entry: ``decoded`` maps size names to [{data, width, height}] (RGBA from
     the browser's decoder); returns the samples as JSON."""
     photos = {
@@ -113,7 +104,7 @@ def measure_in_worker(decoded, baseline_source: str, runs: int) -> str:
                 for p in items]
         for image, items in decoded.to_py().items()
     }
-    return json.dumps(measure(photos, implementations(baseline_source), runs, "worker"))
+    return json.dumps(measure(photos, implementations(old_sources.to_py()), runs, "worker"))
 
 
 # --- Native side: photos, the native run, the browser run, the JSON -------------------------
@@ -149,7 +140,7 @@ async function decode(url) {
   return { data: new Uint8Array(data.buffer), width: bitmap.width, height: bitmap.height };
 }
 
-self.onmessage = async ({ data: { source, baseline, photos, runs } }) => {
+self.onmessage = async ({ data: { source, oldSources, photos, runs } }) => {
   try {
     const pyodide = await ready;
     const decoded = {};
@@ -158,7 +149,7 @@ self.onmessage = async ({ data: { source, baseline, photos, runs } }) => {
     }
     const namespace = pyodide.toPy({ __name__: 'bench_preprocess' });
     pyodide.runPython(source, { globals: namespace });
-    const samples = namespace.get('measure_in_worker')(decoded, baseline, runs);
+    const samples = namespace.get('measure_in_worker')(decoded, oldSources, runs);
     self.postMessage({ samples: JSON.parse(samples) });
   } catch (error) {
     self.postMessage({ error: String(error) });
@@ -183,21 +174,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=60, help="timed runs per configuration")
     args = parser.parse_args(argv)
-    baseline = subprocess.run(
-        ["git", "show", f"{BASELINE_COMMIT}:pyapp/image_classifier/preprocess.py"],
+    old_sources = {name: subprocess.run(
+        ["git", "show", f"{commit}:pyapp/image_classifier/preprocess.py"],
         cwd=harness.ROOT, check=True, capture_output=True, text=True,
-    ).stdout
+    ).stdout for name, commit in [("baseline", BASELINE_COMMIT), ("planar+axis", PLANAR_COMMIT)]}
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         made = make_photos(folder / "photos")
         rows = summarized(measure(decoded_by_pillow(folder / "photos", made),
-                                  implementations(baseline), args.runs, "native"))
+                                  implementations(old_sources), args.runs, "native"))
         print("native: measured", flush=True)
-        rows += summarized(measure_in_browser(harness, folder, made, baseline, args.runs))
+        rows += summarized(measure_in_browser(harness, folder, made, old_sources, args.runs))
     out = harness.BENCH / "preprocess.json"
     out.write_text(json.dumps({
         "command": ".venv/bin/python bench/preprocess.py", "machine": platform.platform(),
-        "baseline_commit": BASELINE_COMMIT, "rows": rows}, indent=1))
+        "baseline_commit": BASELINE_COMMIT, "planar_commit": PLANAR_COMMIT, "rows": rows},
+        indent=1))
     print(preprocess_table(rows))
     print(f"\nwritten: {out.relative_to(harness.ROOT)}")
     return rows
@@ -210,7 +202,7 @@ def decoded_by_pillow(folder, made: dict[str, list[str]]) -> dict[str, list[np.n
             for image, paths in made.items()}
 
 
-def measure_in_browser(harness, folder, made: dict[str, list[str]], baseline: str,
+def measure_in_browser(harness, folder, made: dict[str, list[str]], old_sources: dict[str, str],
                        runs: int) -> list[dict]:
     """The worker's samples: the bench page and worker served from ``folder`` beside the
     site."""
@@ -221,7 +213,7 @@ def measure_in_browser(harness, folder, made: dict[str, list[str]], baseline: st
     (folder / "page.html").write_text(PAGE, encoding="utf-8")
     (folder / "worker.mjs").write_text(WORKER, encoding="utf-8")
     message = {
-        "source": Path(__file__).read_text(encoding="utf-8"), "baseline": baseline, "runs": runs,
+        "source": Path(__file__).read_text(encoding="utf-8"), "oldSources": old_sources, "runs": runs,
         "photos": {image: [f"/__preprocess__/photos/{path}" for path in paths]
                    for image, paths in made.items()},
     }

@@ -133,13 +133,17 @@ def stage_table(rows: Rows) -> str:
             config = {"model": model, "precision": precision, "model_format": model_format,
                       "threads": threads, "backend": "wasm"}
             found = {m: rows.find(**config, engine="ours", metric=m, size=SIZE)
-                     for m in ["classify", *STAGES]}
+                     for m in ["classify", *STAGES, "engine_in_call", "not_engine"]}
             alone = rows.find(**config, metric="engine_run")
+            outside = ms(found["not_engine"])
+            if found["not_engine"] and found["classify"]:
+                share = found["not_engine"]["median_ms"] / found["classify"]["median_ms"]
+                outside += f" ({100 * share:.0f}%)"
             lines.append([f"{model} {precision}", f".{model_format} {RUNTIME[model_format]}",
                           str(threads), *[ms(found[m]) for m in STAGES], ms(found["classify"]),
-                          ms(alone)])
-    return table(["model", "engine", "threads", *STAGES, "end to end", "engine alone (run)"],
-                 lines)
+                          ms(found["engine_in_call"]), outside, ms(alone)])
+    return table(["model", "engine", "threads", *STAGES, "end to end", "engine in the call",
+                  "not engine (share)", "engine alone (run)"], lines)
 
 
 def start_table(rows: Rows) -> str:
@@ -328,7 +332,8 @@ back; MediaPipe: a synchronous call on the page).
 Stages as Python measures them (`lastTimingsMs`); decode = the ImageBitmap copied and read
 back as RGBA; bridge = end to end minus the stages (messages between page and worker, entering
 Python, the result converted to JS); inference includes handing the tensor to the engine and
-back.
+back; engine in the call = the engine's run inside it (timed in the worker); not engine = end
+to end minus that, call by call (issue 12: at most 15%).
 
 {stage_table(rows)}
 
@@ -368,10 +373,11 @@ quantizations; the `.tflite` rows compare the same file in two runtimes.
 
 MediaPipe's warp (OpenCV 4's fixed-point bilinear) in numpy, three ways, every one giving the
 same bytes (checked before timing; tests/test_preprocess.py proves the kept one against
-OpenCV 4.12): **baseline**, the version before (per-pixel coordinates, 3-byte pixel gathers),
-**planar** (one 1-D gather per colour plane, normalization and layout by lookup table) and
-**planar+axis**, kept (coordinates per row and per column when the map is axis-aligned, per
-pixel otherwise). Median ms (n and p90 in results.json), 224x224 float32 input, `bench/preprocess.py`.
+OpenCV 4.12): **baseline**, the first version (per-pixel coordinates, 3-byte pixel gathers),
+**planar+axis** (one 1-D gather per colour plane, normalization and layout by lookup table,
+coordinates per row and per column when the map is axis-aligned), and **cached plan**, kept
+(the same, with the sampling plan cached per geometry and RGBA pixels gathered as whole
+words). Median ms (n and p90 in results.json), 224x224 float32 input, `bench/preprocess.py`.
 
 {preprocess_table(rows.rows)}
 

@@ -1,6 +1,7 @@
 """The warp is MediaPipe's: equal, pixel for pixel, to OpenCV 4's warpPerspective with the
 transform MediaPipe builds, on real photos, every rotation and random regions of interest; and
-so is each of its two paths (coordinates per axis, proven exact, or per pixel)."""
+so is each of its paths (coordinates per axis, proven exact, or per pixel; pixels gathered
+whole as RGBA words, or per channel), and the sampling plan cached per geometry."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import photo
+from numpy.lib.stride_tricks import as_strided
 from PIL import Image as PILImage
 
 from image_classifier import ImageProcessingOptions, RectF
@@ -65,12 +67,12 @@ def takes_axis_path(pixels: np.ndarray, processing, out_width: int, out_height: 
 
 def warp_like_opencv(pixels: np.ndarray, matrix: np.ndarray, out_width: int, out_height: int):
     """Our warp and cv2's for the same output-to-source map (WARP_INVERSE_MAP)."""
-    planes = preprocess.warp(pixels, matrix, out_width, out_height)
+    warped = preprocess.warp(pixels, matrix, out_width, out_height)
     reference = cv2.warpPerspective(
         pixels, matrix, (out_width, out_height),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE,
     )
-    return np.stack(planes, axis=-1), reference
+    return np.moveaxis(warped, 0, -1), reference
 
 
 def large_photo() -> np.ndarray:
@@ -111,9 +113,15 @@ def random_region(rng: np.random.Generator) -> RectF:
     return RectF(left=left, top=top, right=right, bottom=bottom)
 
 
+def rgba_view(pixels: np.ndarray) -> np.ndarray:
+    """The RGB view of an RGBA copy, as the browser's frames come: gathered as whole words."""
+    return np.dstack([pixels, np.full(pixels.shape[:2], 7, np.uint8)])[:, :, :3]
+
+
 def test_random_regions_and_rotations():
     rng = np.random.default_rng(20261126)
     photos = [photo(name).rgb_view() for name in PHOTOS] + [large_photo()]
+    photos += [rgba_view(p) for p in photos]
     sizes = SIZES + [(1, 1), (999, 37)]
     paths = {True: 0, False: 0}
     checked = 0
@@ -158,7 +166,7 @@ def axis_aligned_map(rng: np.random.Generator, width: int, height: int, faint: b
 
 def test_axis_aligned_maps_match_opencv():
     rng = np.random.default_rng(6)
-    photos = [photo("chelsea.png").rgb_view(), large_photo(),
+    photos = [photo("chelsea.png").rgb_view(), rgba_view(large_photo()),
               photo("grace_hopper.jpg").rgb_view()[::-1]]
     paths = {True: 0, False: 0}
     for case in range(300):
@@ -243,12 +251,27 @@ def test_normalization_rules():
     assert same == preprocess.input_normalization(np.float32, Normalization((127.0,), (128.0,)))
 
 
-@pytest.mark.parametrize("view", ["rgba", "flipped", "every_other_column", "zero_stride"])
+def rgb_in_four_byte_steps(pixels: np.ndarray) -> np.ndarray:
+    """Pixels 4 bytes apart in a buffer that ends right after the last pixel's blue byte: not
+    to be read as whole words (the last word would reach past the buffer)."""
+    height, width = pixels.shape[:2]
+    buffer = np.zeros(height * width * 4 - 1, np.uint8)
+    view = as_strided(buffer, pixels.shape, (width * 4, 4, 1))
+    view[...] = pixels
+    return view
+
+
+@pytest.mark.parametrize("view", ["rgba", "flipped", "every_other_column", "zero_stride",
+                                  "four_byte_steps", "rgba_rows_padded", "rgba_flipped"])
 def test_strided_views_warp_like_their_copies(view):
     pixels = photo("coffee.png").rgb_view()
     rgba = np.dstack([pixels, np.full(pixels.shape[:2], 7, np.uint8)])
+    padded = np.zeros((rgba.shape[0], rgba.shape[1] + 3, 4), np.uint8)
+    padded[:, :-3] = rgba
     strided = {"rgba": rgba[:, :, :3], "flipped": pixels[::-1], "every_other_column": pixels[:, ::2],
-               "zero_stride": np.broadcast_to(pixels[:, :, :1], pixels.shape)}[view]
+               "zero_stride": np.broadcast_to(pixels[:, :, :1], pixels.shape),
+               "four_byte_steps": rgb_in_four_byte_steps(pixels),
+               "rgba_rows_padded": padded[:, :-3, :3], "rgba_flipped": rgba[::-1, :, :3]}[view]
     for processing, size in itertools.product(
         (None, ImageProcessingOptions(RectF(left=0.1, top=0.2, right=0.7, bottom=0.9), 270)), SIZES
     ):
@@ -256,6 +279,37 @@ def test_strided_views_warp_like_their_copies(view):
             ours(strided, processing, *size),
             opencv_reference(np.ascontiguousarray(strided), processing, *size),
         )
+
+
+def test_rgba_words_only_where_they_stay_inside_the_image():
+    pixels = photo("chelsea.png").rgb_view()
+    assert preprocess._words(rgba_view(pixels)) is not None
+    assert preprocess._words(pixels) is None  # 3-byte pixels
+    assert preprocess._words(rgb_in_four_byte_steps(pixels)) is None
+
+
+def test_cached_plans_follow_every_change_of_geometry():
+    """Geometries in turn (image sizes, regions, rotations, output sizes, pixel layouts), more
+    of them than the cache holds, each twice: every tensor is still OpenCV's."""
+    chelsea, coffee = photo("chelsea.png").rgb_view(), photo("coffee.png").rgb_view()
+    images = [chelsea, coffee, rgba_view(chelsea), chelsea[:100, :50], rgba_view(coffee)[1:]]
+    options = [None, ImageProcessingOptions(rotation_degrees=90),
+               ImageProcessingOptions(RectF(left=0.1, top=0.2, right=0.6, bottom=0.9)),
+               ImageProcessingOptions(RectF(left=0.1, top=0.2, right=0.6, bottom=0.9), 270),
+               ImageProcessingOptions(RectF(left=0.3, top=0.2, right=0.4, bottom=0.25), 180)]
+    geometries = list(itertools.product(images, options, [(224, 224), (260, 200)]))
+    assert len(geometries) > 2 * preprocess._PLANS
+    preprocess._sampling_plan.cache_clear()
+    for _ in range(2):
+        for pixels, processing, size in geometries:
+            np.testing.assert_array_equal(ours(pixels, processing, *size),
+                                          opencv_reference(pixels, processing, *size),
+                                          err_msg=f"{pixels.shape} {processing} {size}")
+    cache = preprocess._sampling_plan.cache_info()
+    assert cache.currsize == preprocess._PLANS and cache.misses >= len(geometries)
+    for _ in range(3):  # one geometry again and again: computed once
+        ours(coffee, options[3], 224, 224)
+    assert preprocess._sampling_plan.cache_info().hits >= cache.hits + 2
 
 
 def test_nan_region_is_rejected_like_mediapipe():

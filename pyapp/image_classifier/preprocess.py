@@ -15,6 +15,7 @@ float rounding) it proves that and computes coordinates per axis instead of per 
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Optional, Sequence
 
@@ -29,6 +30,8 @@ _INTER_TAB_SIZE = 1 << _INTER_BITS
 _BLOCK_WIDTH = 64  # warpPerspective works in 64-pixel-wide blocks, which rounding can see
 _LU_EPSILON = np.finfo(np.float64).eps * 100
 _INT32_RANGE = (float(np.iinfo(np.int32).min), float(np.iinfo(np.int32).max))
+# Sampling plans kept: a few geometries in turn (photo sizes, a camera, drawn regions).
+_PLANS = 8
 
 
 def check_processing_options(processing) -> None:
@@ -48,30 +51,24 @@ def check_processing_options(processing) -> None:
             raise ValueError("ROI contains NaN values.")
 
 
-def _normalized_rect(processing, width: int, height: int) -> tuple[np.float32, ...]:
+def _normalized_rect(
+    region: Optional[tuple[float, float, float, float]], rotation_degrees: int,
+    width: int, height: int,
+) -> tuple[np.float32, ...]:
     """MediaPipe's ConvertToNormalizedRect (C++ BaseVisionTaskApi), in its float32 arithmetic:
     RectF and NormalizedRect hold floats, and the 90° swap multiplies floats by ints."""
     one, half = _F32(1), _F32(0.5)
-    x_center, y_center, rect_width, rect_height, rotation = half, half, one, one, _F32(0)
-    if processing is not None:
-        check_processing_options(processing)
-        # Reduced modulo 360 first (keeping the sign, so -90 stays MediaPipe's -90): a huge
-        # multiple of 360 would otherwise turn the crop by its float rounding error.
-        turn = processing.rotation_degrees
-        degrees = int(math.copysign(abs(turn) % 360, turn))
-        rotation = _F32(-degrees * math.pi / 180.0)
-        roi = processing.region_of_interest
-        if roi is not None:
-            left, top, right, bottom = (
-                _F32(v) for v in (roi.left, roi.top, roi.right, roi.bottom)
-            )
-            x_center, y_center = (left + right) / _F32(2), (top + bottom) / _F32(2)
-            rect_width, rect_height = right - left, bottom - top
-        if processing.rotation_degrees % 180 != 0:
-            rect_width, rect_height = (
-                rect_height * _F32(height) / _F32(width),
-                rect_width * _F32(width) / _F32(height),
-            )
+    x_center, y_center, rect_width, rect_height = half, half, one, one
+    rotation = _F32(-rotation_degrees * math.pi / 180.0)
+    if region is not None:
+        left, top, right, bottom = (_F32(v) for v in region)
+        x_center, y_center = (left + right) / _F32(2), (top + bottom) / _F32(2)
+        rect_width, rect_height = right - left, bottom - top
+    if rotation_degrees % 180 != 0:
+        rect_width, rect_height = (
+            rect_height * _F32(height) / _F32(width),
+            rect_width * _F32(width) / _F32(height),
+        )
     return x_center, y_center, rect_width, rect_height, rotation
 
 
@@ -142,9 +139,30 @@ def _invert3(m: list[float]) -> list[float]:
 
 
 def transform(processing, width: int, height: int, out_width: int, out_height: int) -> np.ndarray:
-    """The 3x3 map from output pixels to source pixels that MediaPipe's warp uses."""
+    """The 3x3 map from output pixels to source pixels that MediaPipe's warp uses (read-only).
+
+    Raises:
+      ValueError: Processing options MediaPipe rejects (``check_processing_options``).
+    """
+    check_processing_options(processing)
+    region, rotation_degrees = None, 0
+    if processing is not None:
+        roi = processing.region_of_interest
+        if roi is not None:
+            region = (roi.left, roi.top, roi.right, roi.bottom)
+        # Reduced modulo 360 first (keeping the sign, so -90 stays MediaPipe's -90): a huge
+        # multiple of 360 would otherwise turn the crop by its float rounding error.
+        turn = processing.rotation_degrees
+        rotation_degrees = int(math.copysign(abs(turn) % 360, turn))
+    return _transform(region, rotation_degrees, int(width), int(height),
+                      int(out_width), int(out_height))
+
+
+@functools.lru_cache(maxsize=_PLANS)
+def _transform(region, rotation_degrees: int, width: int, height: int, out_width: int,
+               out_height: int) -> np.ndarray:
     x_center, y_center, rect_width, rect_height, rotation = _normalized_rect(
-        processing, width, height
+        region, rotation_degrees, width, height
     )
     # ImageToTensorCalculator's GetRoi, then the OpenCV converter's RotatedRect (degrees).
     angle = _F32(float(rotation * _F32(180.0)) / math.pi)
@@ -154,7 +172,7 @@ def transform(processing, width: int, height: int, out_width: int, out_height: i
     )
     w, h = _F32(out_width), _F32(out_height)
     dst = [(_F32(0), h), (_F32(0), _F32(0)), (w, _F32(0)), (w, h)]
-    return np.array(_invert3(_perspective_transform(src, dst))).reshape(3, 3)
+    return _frozen(np.array(_invert3(_perspective_transform(src, dst))).reshape(3, 3))
 
 
 def _projection(matrix: np.ndarray, x: np.ndarray, y: np.ndarray):
@@ -240,45 +258,93 @@ def _axis_taps(fixed: np.ndarray, size: int, step: int):
     ]
 
 
-def warp(
-    pixels: np.ndarray, matrix: np.ndarray, out_width: int, out_height: int
-) -> list[np.ndarray]:
-    """cv::warpPerspective(INTER_LINEAR, BORDER_REPLICATE) of an 8-bit image, bit-exact, as one
-    (out_height, out_width) int32 plane per channel: planes gather and blend with long loops
-    (interleaved channels make numpy loop over 3 values) and feed any layout."""
-    height, width = pixels.shape[:2]
-    coordinates = _axis_coordinates(matrix, out_width, out_height)
-    fixed_x, fixed_y = coordinates or _pixel_coordinates(matrix, out_width, out_height)
-    channels, row_step, col_step = _channel_tables(pixels)
-    taps = [
-        (row + column, row_weight * column_weight)
+@functools.lru_cache(maxsize=_PLANS)
+def _sampling_plan(
+    matrix: bytes, height: int, width: int, row_step: int, col_step: int,
+    out_width: int, out_height: int,
+) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """warpPerspective's four bilinear taps for every output pixel of one geometry, row after
+    row: table indices and integer weights (which sum to 32 * 32). A fixed mapping, worked out
+    once and reused by every frame of that geometry."""
+    transform_matrix = np.frombuffer(matrix, np.float64).reshape(3, 3)
+    coordinates = _axis_coordinates(transform_matrix, out_width, out_height)
+    fixed_x, fixed_y = coordinates or _pixel_coordinates(transform_matrix, out_width, out_height)
+    shape = (out_height, out_width)
+    return tuple(
+        (_frozen(np.broadcast_to(row + column, shape).reshape(-1)),
+         _frozen(np.broadcast_to(row_weight * column_weight, shape).reshape(-1)))
         for row, row_weight in _axis_taps(fixed_y, height, row_step)
         for column, column_weight in _axis_taps(fixed_x, width, col_step)
-    ]
-    planes = []
-    for channel in channels:
-        total = np.full((out_height, out_width), 1 << 9, np.int32)
-        for index, weight in taps:
-            total += weight * channel[index]
-        # Weights sum to 32 * 32: with INTER_REMAP_COEF_BITS = 15 this is rounding >> 10.
-        total >>= 10
-        planes.append(total)
-    return planes
+    )
 
 
-def _channel_tables(pixels: np.ndarray) -> tuple[list[np.ndarray], int, int]:
-    """One 1-D view per channel whose element ``y * row_step + x * col_step`` is pixel (y, x),
-    made without copying (an RGBA frame's RGB view, every camera frame in the browser, stays
-    free). A 1-D index into a 1-D array is numpy's fast gather, in wasm too, where np.take and
-    indexing rows of pixels are several times slower."""
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array)
+    array.flags.writeable = False
+    return array
+
+
+def warp(pixels: np.ndarray, matrix: np.ndarray, out_width: int, out_height: int) -> np.ndarray:
+    """cv::warpPerspective(INTER_LINEAR, BORDER_REPLICATE) of an 8-bit image, bit-exact, as
+    (channels, out_height, out_width) int32 planes: per frame, on the geometry's cached sampling
+    plan, one gather per tap and one weighted sum per channel, all in long loops (interleaved
+    channels make numpy loop over 3 values); planes feed any layout."""
+    height, width, channels = pixels.shape
+    gather, row_step, col_step = _pixel_table(pixels)
+    plan = _sampling_plan(np.asarray(matrix, np.float64).tobytes(), height, width,
+                          row_step, col_step, out_width, out_height)
+    total = np.full((channels, out_height * out_width), 1 << 9, np.int32)
+    for index, weight in plan:
+        for plane, values in zip(total, gather(index)):
+            plane += weight * values
+    # Weights sum to 32 * 32: with INTER_REMAP_COEF_BITS = 15 this is rounding >> 10.
+    total >>= 10
+    return total.reshape(channels, out_height, out_width)
+
+
+def _pixel_table(pixels: np.ndarray):
+    """(gather, row_step, col_step): ``gather(index)`` gives, per channel, the values of the
+    pixels at table index ``y * row_step + x * col_step``, made without copying the image.
+
+    Pixels of four bytes (RGBA, every frame in the browser, or its RGB view) are gathered
+    whole, as uint32: one gather per tap instead of one per channel. Other layouts gather one
+    1-D view per channel. A 1-D index into a 1-D array is numpy's fast gather, in wasm too,
+    where np.take and indexing rows of pixels are several times slower."""
     if min(pixels.strides) <= 0:
         pixels = np.ascontiguousarray(pixels)
-    row_stride, col_stride, channel_stride = pixels.strides
-    unit = math.gcd(row_stride, col_stride)
     rows, cols, channels = pixels.shape
+    row_stride, col_stride, channel_stride = pixels.strides
+    words = _words(pixels)
+    if words is not None:
+        def gather_words(index: np.ndarray) -> list[np.ndarray]:
+            values = words[index].view(np.uint8).reshape(-1, 4)
+            return [values[:, channel] for channel in range(channels)]
+
+        return gather_words, row_stride // 4, 1
+    unit = math.gcd(row_stride, col_stride)
     count = ((rows - 1) * row_stride + (cols - 1) * col_stride) // unit + 1
-    table = as_strided(pixels, (channels, count), (channel_stride, unit), writeable=False)
-    return list(table), row_stride // unit, col_stride // unit
+    planes = list(as_strided(pixels, (channels, count), (channel_stride, unit), writeable=False))
+    return (lambda index: [plane[index] for plane in planes]), row_stride // unit, col_stride // unit
+
+
+def _words(pixels: np.ndarray) -> Optional[np.ndarray]:
+    """The image as one uint32 per pixel (1-D, row after row), when its pixels are four
+    consecutive bytes inside one contiguous array (an RGB view keeps its alpha byte); else None.
+    """
+    row_stride, col_stride, channel_stride = pixels.strides
+    if pixels.dtype != np.uint8 or (col_stride, channel_stride) != (4, 1) or row_stride % 4:
+        return None
+    root = pixels
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if not root.flags.c_contiguous:
+        return None
+    offset = pixels.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    count = (pixels.shape[0] - 1) * row_stride // 4 + pixels.shape[1]
+    try:  # numpy refuses a view that would reach past the root's memory
+        return np.ndarray((count,), np.uint32, root, offset, (4,))
+    except (TypeError, ValueError):
+        return None
 
 
 def input_normalization(
@@ -325,7 +391,7 @@ def input_tensor(
 ) -> np.ndarray:
     """The batched model input for an RGB uint8 image: warp, then normalize, then lay out; the
     last two in one step, by table lookup and assignment, per channel."""
-    shape: Sequence[int] = input_details["shape"]
+    shape: Sequence[int] = [int(d) for d in input_details["shape"]]
     out_height, out_width = (shape[1], shape[2]) if layout == "NHWC" else (shape[2], shape[3])
     matrix = transform(processing, rgb.shape[1], rgb.shape[0], out_width, out_height)
     channels = rgb.shape[2]
@@ -335,10 +401,13 @@ def input_tensor(
     else:
         tensor = np.empty((1, out_height, out_width, channels), input_details["dtype"])
         planes = np.moveaxis(tensor[0], -1, 0)
-    values = None
-    if normalization is not None:
-        scale, offset = normalization
-        values = (np.arange(256) * np.float64(scale) + offset).astype(np.float32)
+    values = None if normalization is None else _normalization_table(*normalization)
     for plane, warped in zip(planes, warp(rgb, matrix, out_width, out_height)):
         plane[...] = warped if values is None else values[warped]
     return tensor
+
+
+@functools.lru_cache(maxsize=4)
+def _normalization_table(scale: float, offset: float) -> np.ndarray:
+    """Every pixel value 0..255 normalized, as float64 arithmetic rounded to float32 gives it."""
+    return _frozen((np.arange(256) * np.float64(scale) + offset).astype(np.float32))

@@ -197,6 +197,15 @@ def test_region_of_interest_and_rotation(api_page, processing):
     same_result(result, cpython_result(LITE0, "grace_hopper.jpg", {"maxResults": 5}, processing))
 
 
+@pytest.mark.parametrize("model", ["efficientnet_lite0_int8.tflite", LITE0])
+def test_timings_give_the_engines_own_run(api_page, model):
+    """Besides the stages, lastTimingsMs has the engine's run alone (timed in the worker
+    around the adapter's run), which lies inside the inference stage; the rest is ours."""
+    timings = classify_js(api_page, model, "chelsea.png")["timings"]
+    assert set(timings) == {"decode", "preprocess", "inference", "postprocess", "engine"}
+    assert 0 < timings["engine"] <= timings["inference"], timings
+
+
 def test_model_buffer_and_video_mode(api_page):
     out = api_page.evaluate(
         """async () => {

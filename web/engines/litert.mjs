@@ -87,25 +87,47 @@ export async function load(bytes, delegate = 'CPU') {
   }
   const inputs = details(model.getInputDetails());
   const outputs = details(model.getOutputDetails());
+  // One tensor per input for the model's life: each run writes its feed into the tensor's
+  // buffer (the one copy, Pyodide's heap to LiteRT's) instead of making and deleting one.
+  const tensors = Object.fromEntries(
+    inputs.map(({ name, shape, dtype }) => [name, new Tensor(new TYPED_ARRAYS[dtype](shape.reduce((a, b) => a * b, 1)), shape)]),
+  );
   return {
     inputs,
     outputs,
     info: { engine: 'LiteRT.js', backend, threads, note },
     async run(feeds) {
-      const tensors = {};
       let results = {};
       try {
-        for (const { name } of inputs) tensors[name] = new Tensor(feeds[name].data, feeds[name].shape);
+        for (const { name } of inputs) write(tensors[name], feeds[name].data);
         results = await model.run(tensors);
         const out = {};
         for (const { name, shape } of outputs) out[name] = { data: await results[name].data(), shape };
         return out;
       } finally {
-        for (const tensor of [...Object.values(tensors), ...Object.values(results)]) tensor.delete();
+        for (const tensor of Object.values(results)) tensor.delete();
       }
     },
     release() {
+      for (const tensor of Object.values(tensors)) tensor.delete();
       model.delete();
     },
   };
+}
+
+const TYPED_ARRAYS = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array };
+
+/** Copies `data` (a TypedArray of the tensor's size) into a host tensor's buffer. */
+function write(tensor, data) {
+  const wasm = getGlobalLiteRt().liteRtWasm;
+  const buffer = tensor.liteRtTensorBuffer;
+  if (data.byteLength !== buffer.packedSize()) {
+    throw new Error(`Expected ${buffer.packedSize()} bytes of input, got ${data.byteLength}.`);
+  }
+  const pointer = buffer.lock(wasm.LiteRtTensorBufferLockMode.WRITE);
+  try {
+    wasm.HEAPU8.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), pointer);
+  } finally {
+    buffer.unlock();
+  }
 }
