@@ -66,6 +66,8 @@ def _read_tflite(model: bytes) -> ModelMetadata:
         inputs, _ = tflite.read_tensor_details(model)
     except FlatBufferError as error:
         raise ValueError(f"The model file is not a valid TFLite model ({error})") from None
+    except UnicodeDecodeError as error:  # a name, a labels or a calibration file
+        raise ValueError(f"The model's metadata has text that is not UTF-8 ({error}).") from None
     image = inputs[0]
     _check_image_input(image["name"], tuple(int(d) for d in image["shape"]),
                        np.dtype(image["dtype"]).name, "NHWC")
