@@ -163,10 +163,9 @@ def _verify_graph(graph: memoryview, outer: frozenset[str]) -> None:
                 _check_tensor(tensor)
             for tensor in protobuf.messages(attribute, _ATTR_TENSORS):
                 _check_tensor(tensor)
-            visible = outer | constants | inputs | produced
-            for number in (_ATTR_GRAPH, _ATTR_GRAPHS):
+            for number in (_ATTR_GRAPH, _ATTR_GRAPHS):  # If, Loop, Scan see this scope
                 for subgraph in protobuf.messages(attribute, number):
-                    _verify_graph(subgraph, visible)
+                    _verify_graph(subgraph, outer | constants | inputs | produced)
         for name in protobuf.strings(node, _NODE_OUTPUT):
             if not name:
                 continue
