@@ -86,6 +86,15 @@ def classify(args: argparse.Namespace) -> None:
     sys.exit(result.returncode)
 
 
+def fuzz(args: argparse.Namespace) -> None:
+    """Mutation-fuzzes both model formats, each variant in a child process; reports every
+    crash (tools/fuzz_models.py; arguments go to it)."""
+    setup()
+    result = subprocess.run([str(VENV_PYTHON), ROOT / "tools" / "fuzz_models.py", *args.passthrough],
+                            cwd=ROOT)
+    sys.exit(result.returncode)
+
+
 BENCH_STAMP = VENV / ".bench-stamp"
 # In this order: native CPython, the live camera, ours against MediaPipe and LiteRT.js in the
 # browser, preprocessing implementations (native and in the worker), then the report
@@ -131,9 +140,14 @@ def main() -> None:
         "classify", help="classify photos (see `build.py classify --help`)", add_help=False
     )
     classify_parser.set_defaults(func=classify)
-    # `test` hands what it does not know to pytest, `classify` to the package's command line.
+    commands.add_parser(
+        "fuzz", help="corrupt models by the thousand, report crashes (--variants N, --seed S, "
+        "--save DIR)", add_help=False
+    ).set_defaults(func=fuzz)
+    # `test` hands what it does not know to pytest, `classify` to the package's command line,
+    # `fuzz` to the fuzzer.
     args, passthrough = parser.parse_known_args()
-    if passthrough and args.command not in ("test", "classify"):
+    if passthrough and args.command not in ("test", "classify", "fuzz"):
         parser.error(f"unrecognized arguments: {' '.join(passthrough)}")
     args.passthrough = passthrough
     args.func(args)

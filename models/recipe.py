@@ -451,7 +451,7 @@ def finalize(model, variant: str, precision: str, metadata) -> bytes:
     """Fixed producer fields (no versions or dates that drift), our metadata, serialized."""
     import onnx
 
-    METADATA_KEY = package_module("metadata").METADATA_KEY
+    METADATA_KEY = package_module("onnx_model").METADATA_KEY
 
     # Keep only the operator sets the graph uses (onnxruntime lists all of its own).
     used = {node.domain for node in model.graph.node}
@@ -702,7 +702,7 @@ def make_models() -> None:
     import numpy as np
     import torch
 
-    read_onnx_metadata = package_module("metadata").read_onnx_metadata
+    read_onnx_metadata = package_module("onnx_model").read_onnx_metadata
     tflite = package_module("tflite")
     torch.manual_seed(0)
     np.random.seed(0)

@@ -19,7 +19,7 @@ from mediapipe.tasks.python import vision
 from tflite_models import HEADS, Head, tiny_model, two_heads_model
 
 from image_classifier import BaseOptions, Image, ImageClassifier, ImageClassifierOptions
-from image_classifier.metadata import read_model_metadata
+from image_classifier.model import read_model_metadata
 
 PHOTOS = ("chelsea.png", "coffee.png", "grace_hopper.jpg", "rocket.jpg", "china.jpg")
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import MODEL_NAMES, MODELS, model_file, photo
 
 from image_classifier import BaseOptions, ImageClassifier, ImageClassifierOptions
-from image_classifier.metadata import read_model_metadata
+from image_classifier.model import read_model_metadata
 
 FORMATS = ("onnx", "tflite")
 

@@ -18,7 +18,8 @@ from image_classifier import (
     ImageProcessingOptions,
     RectF,
 )
-from image_classifier.metadata import METADATA_KEY, HeadMetadata, ModelMetadata, read_onnx_metadata
+from image_classifier.metadata import HeadMetadata, ModelMetadata
+from image_classifier.onnx_model import METADATA_KEY, read_onnx_metadata
 
 
 def classifier(model: str = "lite0_fp32", **options) -> ImageClassifier:

@@ -19,9 +19,8 @@ from image_classifier.metadata import (
     LabelFile,
     ModelMetadata,
     Normalization,
-    model_format,
-    read_model_metadata,
 )
+from image_classifier.model import model_format, read_model_metadata
 
 @pytest.fixture(scope="module")
 def two_heads() -> bytes:

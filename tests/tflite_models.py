@@ -44,11 +44,15 @@ def _tensor(shape, kind, buffer, name, quantization=None) -> dict:
     return tensor
 
 
-def tiny_model(heads: list[Head], uint8_input: bool = False, seed: int = 0) -> bytes:
+def tiny_model(heads: list[Head], uint8_input: bool = False, seed: int = 0,
+               input_shape: tuple[int, ...] = (1, SIZE, SIZE, 3)) -> bytes:
     """A model whose head h computes ``pixels @ W_h.T + b_h`` (pixels 0..255 when the input
-    is uint8, the normalized floats otherwise), seeded random weights."""
+    is uint8, the normalized floats otherwise), seeded random weights. Another
+    ``input_shape`` makes the models MediaPipe refuses: the weights fit its sizes after the
+    first, up to 4096 values (larger inputs make models that exist only to be refused)."""
     rng = np.random.default_rng(seed)
-    inputs = SIZE * SIZE * 3
+    inputs = int(np.prod(input_shape[1:], dtype=np.int64))
+    inputs = inputs if 0 < inputs <= 4096 else 1
     buffers = [{}]  # buffer 0: the empty sentinel every TFLite model starts with
     tensors, operators = [], []
 
@@ -61,7 +65,7 @@ def tiny_model(heads: list[Head], uint8_input: bool = False, seed: int = 0) -> b
         tensors.append(_tensor(shape, kind, 0, name, quantization))
         return len(tensors) - 1
 
-    shape = [1, SIZE, SIZE, 3]
+    shape = list(input_shape)
     image = activation(shape, _UINT8 if uint8_input else _FLOAT32, "image",
                        (1.0, 0) if uint8_input else None)
     pixels = image

@@ -7,14 +7,18 @@ Pyodide; only the engine behind ``engines.load`` differs.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Optional
 
+import numpy as np
+
 from . import engines, postprocess, preprocess
 from .image import Image
 from .live_stream import Scheduling
-from .metadata import ModelMetadata, model_format, read_model_metadata
+from .metadata import ModelMetadata
+from .model import check_engine_outputs, model_format, read_model_file, read_model_metadata
 from .options import (
     BaseOptions,
     Delegate,
@@ -48,17 +52,25 @@ class ImageClassifier(VisionTask):
         *,
         live_stream_scheduling: Optional[Scheduling] = None,
     ) -> None:
-        self._metadata: ModelMetadata = read_model_metadata(model)
+        self._metadata: ModelMetadata = read_model_metadata(model)  # checks it for the engine
+        # One inference at a time, as MediaPipe's graph runs them: an engine's input and
+        # output tensors are shared state, so two threads would swap each other's results.
+        self._engine_lock = threading.Lock()
         self._interpreter = engines.load(
             model, model_format(model), (options.base_options.delegate or Delegate.CPU).name
         )
-        self._input = self._interpreter.get_input_details()[0]
-        self._outputs = self._interpreter.get_output_details()
-        self._input_normalization = preprocess.input_normalization(
-            self._input["dtype"], self._metadata.input.normalization
-        )
-        self._options = options
-        self._plans = self._plan(options)
+        try:
+            self._input = self._interpreter.get_input_details()[0]
+            self._outputs = self._interpreter.get_output_details()
+            check_engine_outputs(self._outputs)
+            self._input_normalization = preprocess.input_normalization(
+                self._input["dtype"], self._metadata.input.normalization
+            )
+            self._options = options
+            self._plans = self._plan(options)
+        except BaseException:  # a model refused after loading frees its engine at once
+            self._interpreter.close()
+            raise
         self.last_timings_ms: dict[str, float] = {}
         super().__init__(
             options.running_mode,
@@ -102,14 +114,7 @@ class ImageClassifier(VisionTask):
         if options.base_options.model_asset_buffer is not None:
             model = bytes(options.base_options.model_asset_buffer)
         else:
-            path = options.base_options.model_asset_path
-            try:
-                with open(path, "rb") as file:
-                    model = file.read()
-            except FileNotFoundError:
-                raise FileNotFoundError(f"Unable to open file at {path}") from None
-        if not model:
-            raise ValueError("The model file is empty.")
+            model = read_model_file(options.base_options.model_asset_path)
         return cls(options, model, live_stream_scheduling=live_stream_scheduling)
 
     @property
@@ -237,9 +242,16 @@ class ImageClassifier(VisionTask):
             processing,
         )
         preprocessed = time.perf_counter()
-        self._interpreter.set_tensor(self._input["index"], tensor)
-        self._interpreter.invoke()
-        outputs = [self._interpreter.get_tensor(d["index"]) for d in self._outputs]
+        with self._engine_lock:
+            self._interpreter.set_tensor(self._input["index"], tensor)
+            self._interpreter.invoke()
+            outputs = [self._interpreter.get_tensor(d["index"]) for d in self._outputs]  # fresh arrays
+        for details, output in zip(self._outputs, outputs):
+            if output.size != int(np.prod(details["shape"])):  # a graph that resized it
+                raise RuntimeError(
+                    f"Inference failed: output tensor {details['name']} has {output.size} "
+                    f"values, the model declares {details['shape'].tolist()}."
+                )
         inferred = time.perf_counter()
         classifications = [
             postprocess.classify_head(plan, outputs[plan.head_index]) for plan in self._plans
@@ -260,7 +272,8 @@ class ImageClassifier(VisionTask):
           RuntimeError: The engine failed to close.
         """
         super().close()
-        self._interpreter.close()
+        with self._engine_lock:
+            self._interpreter.close()
 
 
 def _check_processing(processing: Optional[ImageProcessingOptions]) -> None:

@@ -35,21 +35,35 @@ from .metadata import (
     Normalization,
     ScoreCalibration,
 )
+from .tflite_graph import (
+    BUFFER_DATA,
+    BUFFER_OFFSET,
+    BUFFER_SIZE,
+    MODEL_BUFFERS,
+    MODEL_IDENTIFIER,
+    MODEL_METADATA,
+    MODEL_SIGNATURE_DEFS,
+    MODEL_SLOTS,
+    MODEL_VERSION,
+    SUBGRAPH_INPUTS,
+    SUBGRAPH_OUTPUTS,
+    SUBGRAPH_TENSORS,
+    TENSOR_NAME,
+    TENSOR_QUANTIZATION,
+    TENSOR_SHAPE,
+    TENSOR_TYPE,
+    TENSOR_TYPES,
+    model_root,
+    single_subgraph,
+)
 
-MODEL_IDENTIFIER = b"TFL3"
 METADATA_IDENTIFIER = b"M001"
 METADATA_NAME = "TFLITE_METADATA"
 # The newest metadata schema MediaPipe reads (kMetadataParserVersion).
 PARSER_VERSION = "1.5.0"
 
-# schema.fbs field slots.
-_MODEL_VERSION, _MODEL_SUBGRAPHS, _MODEL_BUFFERS, _MODEL_METADATA = 0, 2, 4, 6
-_MODEL_SIGNATURE_DEFS = 7
-_MODEL_SLOTS = 10  # version .. external_buffers: slot 0 is a scalar, the others offsets
-_SUBGRAPH_TENSORS, _SUBGRAPH_INPUTS, _SUBGRAPH_OUTPUTS = 0, 1, 2
-_TENSOR_SHAPE, _TENSOR_TYPE, _TENSOR_NAME, _TENSOR_QUANTIZATION = 0, 1, 3, 4
+# schema.fbs field slots this module needs besides those of ``tflite_graph``.
 _QUANT_SCALE, _QUANT_ZERO_POINT = 2, 3
-_BUFFER_DATA, _BUFFER_OFFSET, _BUFFER_SIZE = 0, 1, 2
 _METADATA_NAME, _METADATA_BUFFER = 0, 1
 _SIGNATURE_INPUTS, _SIGNATURE_OUTPUTS, _SIGNATURE_SUBGRAPH = 0, 1, 4
 _TENSOR_MAP_NAME, _TENSOR_MAP_INDEX = 0, 1
@@ -65,10 +79,6 @@ _FILE_NAME, _FILE_TYPE, _FILE_LOCALE = 0, 2, 3
 _UNIT_TYPE, _UNIT_OPTIONS = 0, 1
 
 # Enum values.
-_TENSOR_TYPES = {
-    0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 4: np.int64, 6: np.bool_,
-    7: np.int16, 9: np.int8, 10: np.float64,
-}
 _LABELS_FILE, _CALIBRATION_FILE = 2, 4  # AssociatedFileType
 _NORMALIZATION, _CALIBRATION, _THRESHOLDING = 1, 2, 3  # ProcessUnitOptions
 _PROCESS_UNIT_NAMES = {
@@ -81,36 +91,25 @@ _CONTENT_NAMES = {1: "FeatureProperties", 2: "ImageProperties",
 _RGB = 1  # ColorSpaceType
 
 
-def _model(model: bytes) -> Table:
-    return Table.root(model, MODEL_IDENTIFIER)
-
-
-def _subgraph(root: Table) -> Table:
-    subgraphs = root.tables(_MODEL_SUBGRAPHS)
-    if len(subgraphs) != 1:
-        raise ValueError("Image tflite models are assumed to have a single subgraph.")
-    return subgraphs[0]
-
-
 def _details(tensors: list[Table], index: int) -> dict:
     if not 0 <= index < len(tensors):
         raise ValueError(f"Tensor index {index} is out of range.")
     tensor = tensors[index]
-    type_code = tensor.scalar(_TENSOR_TYPE, "<b")
-    if type_code not in _TENSOR_TYPES:
-        raise ValueError(f"Unsupported type {type_code} of tensor {tensor.string(_TENSOR_NAME)}.")
+    type_code = tensor.scalar(TENSOR_TYPE, "<b")
+    if type_code not in TENSOR_TYPES:
+        raise ValueError(f"Unsupported type {type_code} of tensor {tensor.string(TENSOR_NAME)}.")
     quantization = (0.0, 0)
-    params = tensor.table(_TENSOR_QUANTIZATION)
+    params = tensor.table(TENSOR_QUANTIZATION)
     if params is not None:
         scales = params.scalars(_QUANT_SCALE, "<f")
         zero_points = params.scalars(_QUANT_ZERO_POINT, "<q")
         if len(scales) == 1 and len(zero_points) == 1:
             quantization = (scales[0], zero_points[0])
     return {
-        "name": tensor.string(_TENSOR_NAME) or "",
+        "name": tensor.string(TENSOR_NAME) or "",
         "index": index,
-        "shape": np.array(tensor.scalars(_TENSOR_SHAPE, "<i"), dtype=np.int32),
-        "dtype": _TENSOR_TYPES[type_code],
+        "shape": np.array(tensor.scalars(TENSOR_SHAPE, "<i"), dtype=np.int32),
+        "dtype": TENSOR_TYPES[type_code],
         "quantization": quantization,
     }
 
@@ -124,11 +123,11 @@ def read_tensor_details(model: bytes) -> tuple[list[dict], list[dict]]:
     Raises:
       ValueError: Not a TFLite model, or not one MediaPipe's image tasks take.
     """
-    subgraph = _subgraph(_model(model))
-    tensors = subgraph.tables(_SUBGRAPH_TENSORS)
+    subgraph = single_subgraph(model_root(model))
+    tensors = subgraph.tables(SUBGRAPH_TENSORS)
     return (
-        [_details(tensors, i) for i in subgraph.scalars(_SUBGRAPH_INPUTS, "<i")],
-        [_details(tensors, i) for i in subgraph.scalars(_SUBGRAPH_OUTPUTS, "<i")],
+        [_details(tensors, i) for i in subgraph.scalars(SUBGRAPH_INPUTS, "<i")],
+        [_details(tensors, i) for i in subgraph.scalars(SUBGRAPH_OUTPUTS, "<i")],
     )
 
 
@@ -138,9 +137,9 @@ def read_tensor_types(model: bytes) -> frozenset[str]:
     Raises:
       ValueError: Not a TFLite model, or not one MediaPipe's image tasks take.
     """
-    tensors = _subgraph(_model(model)).tables(_SUBGRAPH_TENSORS)
-    codes = {tensor.scalar(_TENSOR_TYPE, "<b") for tensor in tensors}
-    return frozenset(np.dtype(_TENSOR_TYPES[c]).name if c in _TENSOR_TYPES else f"type {c}"
+    tensors = single_subgraph(model_root(model)).tables(SUBGRAPH_TENSORS)
+    codes = {tensor.scalar(TENSOR_TYPE, "<b") for tensor in tensors}
+    return frozenset(np.dtype(TENSOR_TYPES[c]).name if c in TENSOR_TYPES else f"type {c}"
                      for c in codes)
 
 
@@ -152,19 +151,19 @@ def signature_names(model: bytes) -> dict[int, str]:
     Raises:
       ValueError: Not a TFLite model, or not one MediaPipe's image tasks take.
     """
-    root = _model(model)
-    subgraph = _subgraph(root)
-    for signature in root.tables(_MODEL_SIGNATURE_DEFS):
+    root = model_root(model)
+    subgraph = single_subgraph(root)
+    for signature in root.tables(MODEL_SIGNATURE_DEFS):
         if signature.scalar(_SIGNATURE_SUBGRAPH, "<I") == 0:
             return {
                 entry.scalar(_TENSOR_MAP_INDEX, "<I"): entry.string(_TENSOR_MAP_NAME) or ""
                 for slot in (_SIGNATURE_INPUTS, _SIGNATURE_OUTPUTS)
                 for entry in signature.tables(slot)
             }
-    tensors = subgraph.tables(_SUBGRAPH_TENSORS)
+    tensors = subgraph.tables(SUBGRAPH_TENSORS)
     return {
-        index: tensors[index].string(_TENSOR_NAME) or ""
-        for slot in (_SUBGRAPH_INPUTS, _SUBGRAPH_OUTPUTS)
+        index: tensors[index].string(TENSOR_NAME) or ""
+        for slot in (SUBGRAPH_INPUTS, SUBGRAPH_OUTPUTS)
         for index in subgraph.scalars(slot, "<i")
         if 0 <= index < len(tensors)
     }
@@ -175,14 +174,14 @@ def signature_names(model: bytes) -> dict[int, str]:
 
 def _metadata_buffer(root: Table) -> Optional[memoryview]:
     """The TFLITE_METADATA buffer, None when the model has no metadata."""
-    buffers = root.tables(_MODEL_BUFFERS)
-    for entry in root.tables(_MODEL_METADATA):
+    buffers = root.tables(MODEL_BUFFERS)
+    for entry in root.tables(MODEL_METADATA):
         if entry.string(_METADATA_NAME) != METADATA_NAME:
             continue
         index = entry.scalar(_METADATA_BUFFER, "<I")
         if index >= len(buffers):
             raise ValueError("Metadata refers to an out-of-range buffer index.")
-        data = buffers[index].bytes(_BUFFER_DATA)
+        data = buffers[index].bytes(BUFFER_DATA)
         if not data:
             raise ValueError("Metadata buffer has no data.")
         return data
@@ -355,9 +354,9 @@ def read_tflite_metadata(model: bytes) -> ModelMetadata:
       ValueError: Not a TFLite model, not one MediaPipe's image classifier takes, or broken
         metadata (MediaPipe's messages).
     """
-    root = _model(model)
-    subgraph = _subgraph(root)
-    if len(subgraph.scalars(_SUBGRAPH_INPUTS, "<i")) != 1:
+    root = model_root(model)
+    subgraph = single_subgraph(root)
+    if len(subgraph.scalars(SUBGRAPH_INPUTS, "<i")) != 1:
         raise ValueError("Image tflite models are assumed to have a single input.")
     buffer = _metadata_buffer(root)
     if buffer is None:
@@ -378,7 +377,7 @@ def read_tflite_metadata(model: bytes) -> ModelMetadata:
     subgraphs = metadata.tables(_MD_SUBGRAPHS)
     inputs = subgraphs[0].tables(_SUBGRAPH_MD_INPUTS) if subgraphs else []
     outputs = subgraphs[0].tables(_SUBGRAPH_MD_OUTPUTS) if subgraphs else []
-    model_outputs = len(subgraph.scalars(_SUBGRAPH_OUTPUTS, "<i"))
+    model_outputs = len(subgraph.scalars(SUBGRAPH_OUTPUTS, "<i"))
     if subgraphs and subgraphs[0].has(_SUBGRAPH_MD_OUTPUTS) and len(outputs) != model_outputs:
         raise ValueError(
             f"Mismatch between number of output tensors ({model_outputs}) and output tensors "
@@ -499,8 +498,8 @@ def write_metadata(model: bytes, metadata: ModelMetadata) -> bytes:
       ValueError: Not a TFLite model, one that already has metadata, or metadata that does
         not fit the model.
     """
-    root = _model(model)
-    outputs = len(_subgraph(root).scalars(_SUBGRAPH_OUTPUTS, "<i"))
+    root = model_root(model)
+    outputs = len(single_subgraph(root).scalars(SUBGRAPH_OUTPUTS, "<i"))
     if metadata.heads and len(metadata.heads) != outputs:
         raise ValueError(f"The metadata describes {len(metadata.heads)} heads, "
                          f"the model has {outputs} outputs.")
@@ -510,16 +509,16 @@ def write_metadata(model: bytes, metadata: ModelMetadata) -> bytes:
     flatbuffer = _metadata_flatbuffer(metadata, files)
     fields: dict = {}
     for slot in root.slots():
-        if slot >= _MODEL_SLOTS:
+        if slot >= MODEL_SLOTS:
             raise ValueError(f"Unknown field {slot} in the TFLite model.")
-        if slot == _MODEL_VERSION:
+        if slot == MODEL_VERSION:
             fields[slot] = ("<I", root.scalar(slot, "<I"))
         else:
             fields[slot] = Ref(root.target(slot))
-    fields[_MODEL_METADATA] = Vector(
-        [Ref(p) for p in root.vector_targets(_MODEL_METADATA)]
+    fields[MODEL_METADATA] = Vector(
+        [Ref(p) for p in root.vector_targets(MODEL_METADATA)]
         + [{_METADATA_NAME: METADATA_NAME,
-            _METADATA_BUFFER: ("<I", len(root.vector_targets(_MODEL_BUFFERS)))}]
+            _METADATA_BUFFER: ("<I", len(root.vector_targets(MODEL_BUFFERS)))}]
     )
     # Buffers stored after the FlatBuffer (offset > 1, counted from the start of the file,
     # as the AI Edge Quantizer writes them) move with the model: their tables are rewritten.
@@ -527,16 +526,16 @@ def write_metadata(model: bytes, metadata: ModelMetadata) -> bytes:
     shift = 0
     for _ in range(2):
         buffers = [
-            Ref(position) if buffer.scalar(_BUFFER_OFFSET, "<Q") <= 1 else {
-                _BUFFER_OFFSET: ("<Q", buffer.scalar(_BUFFER_OFFSET, "<Q") + shift),
-                _BUFFER_SIZE: ("<Q", buffer.scalar(_BUFFER_SIZE, "<Q")),
+            Ref(position) if buffer.scalar(BUFFER_OFFSET, "<Q") <= 1 else {
+                BUFFER_OFFSET: ("<Q", buffer.scalar(BUFFER_OFFSET, "<Q") + shift),
+                BUFFER_SIZE: ("<Q", buffer.scalar(BUFFER_SIZE, "<Q")),
             }
             for position, buffer in zip(
-                root.vector_targets(_MODEL_BUFFERS), root.tables(_MODEL_BUFFERS)
+                root.vector_targets(MODEL_BUFFERS), root.tables(MODEL_BUFFERS)
             )
         ]
-        fields[_MODEL_BUFFERS] = Vector(
-            buffers + [{_BUFFER_DATA: Vector(flatbuffer, "B", align=16)}]
+        fields[MODEL_BUFFERS] = Vector(
+            buffers + [{BUFFER_DATA: Vector(flatbuffer, "B", align=16)}]
         )
         # 64: the original bytes keep any alignment up to 64 they had from the file start.
         prefixed = build(fields, MODEL_IDENTIFIER, tail=model, tail_align=64)

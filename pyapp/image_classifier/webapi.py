@@ -30,7 +30,8 @@ from PIL import Image as PILImage
 from .classifier import ImageClassifier
 from .image import MAX_PIXELS, Image, ImageFormat
 from .live_stream import HostScheduling, LiveStreamStats
-from .metadata import HeadMetadata, model_format, read_weight_types
+from .metadata import HeadMetadata
+from .model import model_format, read_weight_types
 from .options import (
     BaseOptions,
     Delegate,

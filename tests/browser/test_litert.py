@@ -96,7 +96,7 @@ LITE0_INT8 = (ROOT / "models" / "efficientnet_lite0_int8.tflite").read_bytes()
     "model, message",
     [
         (LITE0_INT8[:100_000], "not a valid TFLite model"),
-        (LITE0_INT8[:4] + b"TFL3" + bytes(200), "assumed to have a single subgraph"),
+        (LITE0_INT8[:4] + b"TFL3" + bytes(200), "Invalid model version 0"),  # MediaPipe's words
         (unknown_op_model(), "Unable to load the TFLite model: Didn't find op for builtin opcode"),
     ],
     ids=["truncated", "empty", "unknown-operator"],

@@ -65,7 +65,10 @@ class OnnxRuntimeInterpreter:
         self._feeds[self._inputs[tensor_index]["name"]] = value
 
     def invoke(self) -> None:
-        self._results = self._session.run(None, self._feeds)
+        try:
+            self._results = self._session.run(None, self._feeds)
+        except Exception as error:  # onnxruntime's own exception types, as when loading
+            raise RuntimeError(f"Inference failed: {error}") from None
 
     def get_tensor(self, tensor_index: int) -> np.ndarray:
         return self._results[tensor_index - len(self._inputs)]
