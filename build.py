@@ -66,7 +66,10 @@ def serve(args: argparse.Namespace) -> None:
         site = build_site.build(build_site.DEFAULT_SITE, python=str(VENV_PYTHON))
     except build_site.BuildError as error:
         sys.exit(f"build failed: {error}")
-    build_site.serve(site, args.port)
+    try:
+        build_site.serve(site, args.port)
+    except build_site.PortInUse as error:
+        sys.exit(f"serve failed: {error}")
 
 
 def models(_args: argparse.Namespace) -> None:
