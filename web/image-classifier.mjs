@@ -13,15 +13,16 @@
 // Decoding, so that a file gives the pixels Image.create_from_file gives on CPython:
 // - a Blob/File goes to the worker as bytes. JPEGs (RGB or gray) are decoded by the browser,
 //   whose libjpeg-turbo matches CPython's Pillow bit for bit (Pyodide's Pillow uses another
-//   libjpeg), with their EXIF data dropped first: like Pillow, no EXIF rotation is applied.
+//   libjpeg), with their EXIF orientation applied, as MediaPipe's Image.create_from_file does.
 //   Everything else (PNG, GIF, WebP, BMP, TIFF...) is decoded by Pillow in the worker; what
 //   Pillow cannot read (e.g. AVIF) gets the browser's decoders.
 // - ImageData is used as it is (its RGBA bytes).
 // - Anything else is copied with createImageBitmap (premultiplyAlpha 'none',
 //   colorSpaceConversion 'none') and read back from a 2D canvas in the worker: opaque pixels
 //   arrive exactly as decoded; semi-transparent ones may lose precision to the canvas's
-//   premultiplied storage (alpha is dropped anyway, as in MediaPipe). An <img> shows and is
-//   classified with its EXIF orientation applied, as the browser draws it.
+//   premultiplied storage (alpha is dropped anyway, as in MediaPipe). An <img>, a bitmap or a
+//   frame of an EXIF-rotated photo is classified upright, as the browser draws it.
+// - Nothing beyond 64 megapixels (image-limits.mjs) is copied, decoded by the browser or sent.
 // Errors reject with MediaPipe's messages (they come from the Python classifier).
 //
 // LIVE_STREAM (which MediaPipe's web API lacks):
@@ -34,6 +35,8 @@
 //   stream.stop();
 // Frames go to the Python classifier's runner, which keeps at most one frame waiting (the
 // newest; older ones are dropped and counted in liveStreamStats).
+
+import { checkPixels } from './image-limits.mjs';
 
 const WORKER_URL = new URL('./worker.mjs', import.meta.url);
 const RELAY_URL = new URL('./frame-relay.mjs', import.meta.url);
@@ -139,6 +142,17 @@ async function liveImageMessage(image) {
 let nextStreamId = 1;
 const STREAM_BUFFER = 8; // frames: ~270 ms of a 30 fps camera
 
+/** [width, height] of a drawable image as createImageBitmap copies it (upright). */
+function shownSize(image) {
+  if (typeof HTMLImageElement !== 'undefined' && image instanceof HTMLImageElement) return [image.naturalWidth, image.naturalHeight];
+  if (typeof HTMLVideoElement !== 'undefined' && image instanceof HTMLVideoElement) return [image.videoWidth, image.videoHeight];
+  if (typeof VideoFrame !== 'undefined' && image instanceof VideoFrame) return [image.displayWidth, image.displayHeight];
+  if (typeof SVGImageElement !== 'undefined' && image instanceof SVGImageElement) {
+    return [image.width.baseVal.value, image.height.baseVal.value];
+  }
+  return [image.width, image.height]; // canvases, ImageBitmap
+}
+
 /** The image as a message for the worker, with what to transfer. */
 async function imageMessage(image) {
   if (typeof Blob !== 'undefined' && image instanceof Blob) {
@@ -146,6 +160,7 @@ async function imageMessage(image) {
     return [{ encoded }, [encoded]];
   }
   if (typeof ImageData !== 'undefined' && image instanceof ImageData) {
+    checkPixels(image.width, image.height);
     const rgba = image.data.slice().buffer;
     return [{ rgba, width: image.width, height: image.height }, [rgba]];
   }
@@ -167,6 +182,7 @@ async function imageMessage(image) {
         'HTMLCanvasElement, OffscreenCanvas, ImageBitmap, VideoFrame, ImageData, Blob.',
     );
   }
+  checkPixels(...shownSize(image)); // before the copy below, and any in the worker
   // A copy the worker may own (the caller keeps its own bitmap or frame).
   const bitmap = await createImageBitmap(image, { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
   return [{ bitmap }, [bitmap]];

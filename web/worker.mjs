@@ -23,6 +23,7 @@ import * as litert from './engines/litert.mjs';
 import * as ort from './engines/ort.mjs';
 import { setThreadCount, threadCount } from './engines/backend.mjs';
 import { pixelsOf } from './pixels.mjs';
+import { checkPixels, encodedSize } from './image-limits.mjs';
 
 // One adapter per model format: the engine follows the model file.
 const ENGINES = { onnx: ort, tflite: litert };
@@ -198,39 +199,50 @@ async function imageArgument(image) {
   return pixelsOf(image.bitmap ?? image.frame);
 }
 
-/** Decodes with the browser: no premultiplication, no colour conversion (EXIF orientation
- *  is applied by Chromium whatever the options say; Python strips EXIF from the JPEGs it sends
- *  here). Null when the browser cannot decode the bytes. */
+/** Decodes with the browser: no premultiplication, no colour conversion, EXIF orientation
+ *  applied (as MediaPipe's Image.create_from_file does). Null when the browser cannot decode
+ *  the bytes, or when their header gives no size to check first: a browser decoder never sees
+ *  an image beyond MAX_PIXELS (it throws the size error, which is never retried). */
 async function browserDecode(encoded) {
+  const size = encodedSize(encoded);
+  if (!size) return null;
+  checkPixels(size.width, size.height);
   let bitmap;
   try {
-    bitmap = await createImageBitmap(new Blob([encoded]), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    bitmap = await createImageBitmap(new Blob([encoded]), {
+      colorSpaceConversion: 'none',
+      premultiplyAlpha: 'none',
+      imageOrientation: 'from-image',
+    });
   } catch {
     return null;
   }
   return pixelsOf(bitmap);
 }
 
-/** Classifies one image. Encoded bytes go to Python, which decodes them with Pillow or sends
- *  a JPEG back to be decoded here (the browser's libjpeg-turbo matches CPython's Pillow); bytes
- *  Pillow cannot read get one more chance with the browser's decoders (AVIF, ...). */
+/** Python's reply for the image (`call(argument)`), retried with the browser's pixels when
+ *  Python sends a JPEG back to be decoded here (the browser's libjpeg-turbo matches CPython's
+ *  Pillow) or Pillow cannot read the bytes (AVIF, ...). A refusal (too large) is no decode
+ *  failure: it is never retried. */
+async function withBrowserDecoding(call, argument) {
+  const reply = await call(argument);
+  if (reply.decodeInBrowser) {
+    return call((await browserDecode(reply.decodeInBrowser)) ?? { encoded: argument.encoded, browserDecoding: false });
+  }
+  if (reply.error?.decode && argument.encoded) {
+    const decoded = await browserDecode(argument.encoded);
+    if (decoded) return call(decoded);
+  }
+  return reply;
+}
+
+/** Classifies one image: encoded bytes go to Python, which decodes them with Pillow or asks
+ *  for the browser's decoders (withBrowserDecoding). */
 async function classify({ handle, image, processing, timestampMs, decodeMs = 0 }) {
   const started = performance.now();
-  let argument = await imageArgument(image);
-  const call = () =>
+  const call = (argument) =>
     dispatch('classify', [handle, argument, processing ?? null, timestampMs ?? null, decodeMs + performance.now() - started]);
-  let reply = await call();
-  if (reply.decodeInBrowser) {
-    argument = (await browserDecode(reply.decodeInBrowser)) ?? { encoded: argument.encoded, browserDecoding: false };
-    reply = await call();
-  } else if (reply.error?.decode && argument.encoded) {
-    const decoded = await browserDecode(argument.encoded);
-    if (decoded) {
-      argument = decoded;
-      reply = await call();
-    }
-  }
-  return unwrap(reply);
+  return unwrap(await withBrowserDecoding(call, await imageArgument(image)));
 }
 
 // --- LIVE_STREAM ---------------------------------------------------------------------------
@@ -286,18 +298,8 @@ function schedulePump(handle) {
 /** Hands one frame over to Python's runner: {stats, pending}; rejects with Python's errors. */
 async function handOver({ handle, argument, processing, timestampMs, sentAt, decodeMs }) {
   await ready;
-  const call = () => dispatchNow('classifyAsync', [handle, argument, processing ?? null, timestampMs ?? null, decodeMs ?? 0]);
-  let reply = call();
-  if (reply.decodeInBrowser) {
-    argument = (await browserDecode(reply.decodeInBrowser)) ?? { encoded: argument.encoded, browserDecoding: false };
-    reply = call();
-  } else if (reply.error?.decode && argument.encoded) {
-    const decoded = await browserDecode(argument.encoded);
-    if (decoded) {
-      argument = decoded;
-      reply = call();
-    }
-  }
+  const call = (image) => dispatchNow('classifyAsync', [handle, image, processing ?? null, timestampMs ?? null, decodeMs ?? 0]);
+  const reply = await withBrowserDecoding(call, argument);
   const value = unwrap(reply);
   if (!handOverTimes.has(handle)) handOverTimes.set(handle, new Map());
   handOverTimes.get(handle).set(timestampMs, sentAt ?? epochNow());
