@@ -55,6 +55,10 @@ class WorkerClient {
         this.liveListeners.get(data.handle)?.(data);
         return;
       }
+      if (data.type === 'failed') {
+        this.#fail(data.message);
+        return;
+      }
       if (data.type === 'progress') {
         this.lastProgress = data;
         runtime.dispatchEvent(new CustomEvent('progress', { detail: data }));
@@ -73,7 +77,20 @@ class WorkerClient {
     };
   }
 
+  /** An engine of the worker crashed: every call waiting rejects, the worker is ended, and
+   *  the next call of any classifier goes to a new worker (ImageClassifier reconnects). */
+  #fail(message) {
+    this.failed = message;
+    this.worker.terminate();
+    if (client === this) client = undefined;
+    const error = new Error(message);
+    for (const request of this.pending.values()) request.reject(error);
+    this.pending.clear();
+    for (const listener of this.liveListeners.values()) listener({ type: 'failed', message });
+  }
+
   call(op, payload = {}, transfer = []) {
+    if (this.failed) return Promise.reject(new Error(this.failed));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -83,8 +100,12 @@ class WorkerClient {
 }
 
 let client;
+let runtimeOptions = {};
 function worker() {
-  client ??= new WorkerClient();
+  if (!client) {
+    client = new WorkerClient();
+    if (runtimeOptions.numThreads) client.call('status', runtimeOptions).catch(() => {});
+  }
   return client;
 }
 
@@ -94,7 +115,9 @@ function worker() {
  *  Option: numThreads, the WebAssembly threads of the engines (default: the cores, at
  *  most 4); only before the first model loads. */
 export function loadRuntime(options = {}) {
-  return worker().call('status', { numThreads: options.numThreads });
+  const current = worker();
+  if (options.numThreads) runtimeOptions = { numThreads: options.numThreads }; // for a new worker too
+  return current.call('status', { numThreads: options.numThreads });
 }
 
 const isFileset = (value) => value && (value.wasmLoaderPath !== undefined || value.wasmBinaryPath !== undefined);
@@ -196,11 +219,14 @@ export class ImageClassifier {
   #resultCallback;
   #streams = new Map(); // streamId -> {stop, finish}
   #liveSends = Promise.resolve();
+  #history; // the create options and each setOptions since, as sent: to make it again
+  #reconnecting = null;
 
-  constructor(client, handle, reply, resultCallback) {
+  constructor(client, handle, reply, resultCallback, options) {
     this.#client = client;
     this.#handle = handle;
     this.#resultCallback = resultCallback;
+    this.#history = [options];
     this.#update(reply);
     /** Milliseconds of the last classify: decode, preprocess, inference, postprocess. */
     this.lastTimingsMs = null;
@@ -213,6 +239,10 @@ export class ImageClassifier {
   }
 
   #onLive(message) {
+    if (message.type === 'failed') {
+      for (const stream of [...this.#streams.values()]) stream.finish('error', message.message);
+      return;
+    }
     if (message.type === 'streamEnded') {
       this.#streams.get(message.streamId)?.finish(message.reason, message.message);
       return;
@@ -251,8 +281,9 @@ export class ImageClassifier {
     const options = isFileset(filesetOrOptions) ? maybeOptions : filesetOrOptions;
     const client = worker();
     const [sent, resultCallback] = splitCallback(options ?? {});
-    const reply = await client.call('create', { options: forWorker(sent) });
-    return new ImageClassifier(client, reply.handle, reply, resultCallback);
+    const created = forWorker(sent);
+    const reply = await client.call('create', { options: created });
+    return new ImageClassifier(client, reply.handle, reply, resultCallback, created);
   }
 
   static createFromModelPath(filesetOrPath, maybePath) {
@@ -267,9 +298,11 @@ export class ImageClassifier {
 
   /** Changes the named options; an option set to undefined goes back to its default. */
   async setOptions(options) {
-    this.#check();
+    const client = await this.#connected();
     const [sent, resultCallback, hasCallback] = splitCallback(options ?? {});
-    this.#update(await this.#client.call('setOptions', { handle: this.#handle, options: forWorker(sent) }));
+    const changes = forWorker(sent);
+    this.#update(await client.call('setOptions', { handle: this.#handle, options: changes }));
+    this.#history.push(changes);
     if (hasCallback) this.#resultCallback = resultCallback;
   }
 
@@ -294,6 +327,7 @@ export class ImageClassifier {
     const sentAt = epochNow();
     // Frames leave in the order of the calls, whatever their types take to convert.
     const posted = this.#liveSends.then(async () => {
+      await this.#connected();
       const started = performance.now();
       const [message, transfer] = await liveImageMessage(image);
       const decodeMs = performance.now() - started;
@@ -388,7 +422,7 @@ export class ImageClassifier {
   }
 
   async #classify(image, processing, timestampMs) {
-    this.#check();
+    await this.#connected();
     const started = performance.now();
     const [message, transfer] = await imageMessage(image);
     const decodeMs = performance.now() - started;
@@ -408,13 +442,36 @@ export class ImageClassifier {
     this.#closed = true;
     for (const stream of [...this.#streams.values()]) stream.stop();
     // In LIVE_STREAM, the frame still waiting is processed and its result delivered first.
-    await this.#client.call('close', { handle: this.#handle });
+    if (!this.#client.failed) await this.#client.call('close', { handle: this.#handle });
     for (const stream of [...this.#streams.values()]) stream.finish('stopped');
     this.#client.liveListeners.delete(this.#handle);
   }
 
   #check() {
     if (this.#closed) throw new Error('The task is closed.');
+  }
+
+  /** The worker to call: after an engine crash ended this classifier's worker, a new one
+   *  where the classifier is made again (its create options, then each setOptions). */
+  async #connected() {
+    this.#check();
+    if (!this.#client.failed) return this.#client;
+    this.#reconnecting ??= (async () => {
+      const client = worker();
+      const [created, ...changes] = this.#history;
+      let reply = await client.call('create', { options: created });
+      const { handle } = reply;
+      for (const options of changes) reply = { ...reply, ...(await client.call('setOptions', { handle, options })) };
+      this.#client.liveListeners.delete(this.#handle);
+      this.#client = client;
+      this.#handle = handle;
+      client.liveListeners.set(handle, (message) => this.#onLive(message));
+      this.#update(reply);
+    })().finally(() => {
+      this.#reconnecting = null;
+    });
+    await this.#reconnecting;
+    return this.#client;
   }
 }
 
