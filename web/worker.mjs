@@ -390,14 +390,17 @@ function stopStreams(handle, streamId) {
   }
 }
 
-/** Sizes of the runtime's memories: Pyodide's wasm heap, the engines' wasm heaps (bytes). */
+/** Sizes of the runtime's memories (bytes): Pyodide's wasm heap, the engines' wasm heaps
+ *  (their sum, and every WebAssembly memory alone). */
 function memory() {
+  self.gc?.(); // only with --js-flags=--expose-gc (bench/soak.py): what is kept, not garbage
   const pyodideBuffer = python_?.pyodide._module.HEAPU8.buffer;
-  const buffers = wasmMemories.map((ref) => ref.deref()?.buffer).filter(Boolean);
-  for (const engine of Object.values(ENGINES)) buffers.push(...(engine.heaps?.() ?? []));
+  const buffers = new Set(wasmMemories.map((ref) => ref.deref()?.buffer).filter(Boolean));
+  for (const engine of Object.values(ENGINES)) for (const heap of engine.heaps?.() ?? []) buffers.add(heap);
   let engines = 0;
   for (const buffer of buffers) if (buffer !== pyodideBuffer) engines += buffer.byteLength;
-  return { pyodideWasm: pyodideBuffer?.byteLength ?? 0, engineWasm: engines };
+  const wasm = [...buffers].map((buffer) => buffer.byteLength);
+  return { pyodideWasm: pyodideBuffer?.byteLength ?? 0, engineWasm: engines, wasm };
 }
 
 const OPS = {

@@ -50,14 +50,15 @@ def test_a_model_that_crashes_the_engine_does_not_wedge_the_page(browser, server
                   log[model] = created.error ? created : await settle(created.value.classify(await photo()));
                   await created.value?.close();
                 }
-                await good.close();
+                log.close = await settle(good.close());
                 return log;
             }""",
             base64.b64encode(corrupt_lite0_int8()).decode(),
         )
     finally:
         context.close()
-    print({k: v.get("error") or categories(v["value"])[0]["categoryName"] for k, v in outcome.items()})
+    print({k: v.get("error") or v["value"] and categories(v["value"])[0]["categoryName"]
+           for k, v in outcome.items()})
     assert "HANG" not in str(outcome)
     assert outcome["corrupt"]["error"].startswith("Unable to load the TFLite model"), outcome["corrupt"]
     expected = categories(cpython_result("efficientnet_lite0_fp32.onnx", "chelsea.png"))[0]["index"]
@@ -65,5 +66,6 @@ def test_a_model_that_crashes_the_engine_does_not_wedge_the_page(browser, server
                  "efficientnet_lite0_fp32.onnx"]:
         assert "value" in outcome[step], (step, outcome[step])
         assert categories(outcome[step]["value"])[0]["index"] == expected, step
+    assert "error" not in outcome["close"]
     # The classifier made before the crash gives the same answer in the new worker.
     assert outcome["old"]["value"] == outcome["before"]["value"]
