@@ -108,6 +108,14 @@ def bench(_args: argparse.Namespace) -> None:
         run(VENV_PYTHON, ROOT / "bench" / script, cwd=ROOT)
 
 
+def soak(args: argparse.Namespace) -> None:
+    """Memory over a long LIVE_STREAM and over many photos through the page (bench/soak.py;
+    never part of the tests); its arguments: --minutes (30), --photos (1000), --every (30 s)."""
+    setup()
+    result = subprocess.run([str(VENV_PYTHON), ROOT / "bench" / "soak.py", *args.passthrough], cwd=ROOT)
+    sys.exit(result.returncode)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -128,13 +136,17 @@ def main() -> None:
     commands.add_parser("bench", help="measure speed, write bench/ reports").set_defaults(
         func=bench
     )
+    commands.add_parser(
+        "soak", help="memory over long runs (--minutes 30 --photos 1000)", add_help=False
+    ).set_defaults(func=soak)
     classify_parser = commands.add_parser(
         "classify", help="classify photos (see `build.py classify --help`)", add_help=False
     )
     classify_parser.set_defaults(func=classify)
-    # `test` hands what it does not know to pytest, `classify` to the package's command line.
+    # `test` hands what it does not know to pytest, `classify` to the package's command line,
+    # `soak` to bench/soak.py.
     args, passthrough = parser.parse_known_args()
-    if passthrough and args.command not in ("test", "classify"):
+    if passthrough and args.command not in ("test", "classify", "soak"):
         parser.error(f"unrecognized arguments: {' '.join(passthrough)}")
     args.passthrough = passthrough
     args.func(args)

@@ -89,3 +89,27 @@ def test_the_page_shows_the_orientation_it_classifies(app_page, tmp_path):
     assert box[0] > box[1]  # shown landscape, as coffee.png is
     top = app_page.evaluate("document.querySelector('#categories li.category').dataset.index")
     assert int(top) == categories(upright_reference(photo.read_bytes()))[0]["index"]
+
+
+def test_a_rotated_video_frame_in_live_stream_is_classified_upright(api_page):
+    """A VideoFrame that carries `rotation` (here from an EXIF-rotated bitmap) handed over with
+    classifyAsync: the worker draws it upright (copyTo would give the unrotated pixels)."""
+    jpeg = phone_photo(6)
+    result = api_page.evaluate(
+        """async ([model, base64]) => {
+            let resolve;
+            const delivered = new Promise((r) => { resolve = r; });
+            const classifier = await ImageClassifier.createFromOptions({
+              baseOptions: {modelAssetPath: '/models/' + model}, maxResults: -1,
+              runningMode: 'LIVE_STREAM', resultCallback: (result) => resolve(result)});
+            try {
+              const frame = await imageOf(blobOf(base64, 'image/jpeg'), 'VideoFrame');
+              if (!frame.rotation) throw new Error('expected a frame with rotation');
+              await classifier.classifyAsync(frame, 1);
+              frame.close();
+              return await delivered;
+            } finally { await classifier.close(); }
+        }""",
+        [MODEL, base64.b64encode(jpeg).decode()],
+    )
+    compare(result, upright_reference(jpeg), 5, 1e-4)
