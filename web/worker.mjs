@@ -24,6 +24,7 @@ import * as ort from './engines/ort.mjs';
 import { setThreadCount, threadCount } from './engines/backend.mjs';
 import { pixelsOf } from './pixels.mjs';
 import { checkPixels, encodedSize } from './image-limits.mjs';
+import { engineFailure, watched } from './engine-failure.mjs';
 
 // One adapter per model format: the engine follows the model file.
 const ENGINES = { onnx: ort, tflite: litert };
@@ -61,39 +62,8 @@ let lastEngineInfo = null;
 let loads = 0;
 const engineOf = new Map(); // classifier handle -> what runs its model
 
-// An engine whose WebAssembly module trapped or aborted is broken for good: its next calls may
-// never settle (a LiteRT.js trap once left every later model load, of any format, hanging).
-// The worker reports it ({type: 'failed'}) and image-classifier.mjs replaces the worker.
-let failed = null;
-function engineFailed(engine, error) {
-  if (failed) return;
-  failed = `${error.message} (${engine} crashed: the classifier worker is restarted)`;
-  console.error(failed);
-  self.postMessage({ type: 'failed', message: failed });
-}
-
-const isTrap = (error) => error instanceof WebAssembly.RuntimeError || error?.cause instanceof WebAssembly.RuntimeError;
-
-/** `promise`, reporting the engine as failed if it traps. */
-async function watched(format, promise) {
-  try {
-    return await promise;
-  } catch (error) {
-    if (isTrap(error)) engineFailed(ENGINE_NAMES[format], error);
-    throw error;
-  }
-}
-
-// A trap may also surface outside any call (in a callback of the engine's threads).
-for (const type of ['error', 'unhandledrejection']) {
-  self.addEventListener(type, (event) => {
-    const error = event.error ?? event.reason;
-    if (isTrap(error)) engineFailed('An engine', error);
-  });
-}
-
 // Adapters wrapped to remember what the last model load ran on (backend, threads, note), and
-// to watch for traps.
+// to watch for crashes (engine-failure.mjs).
 const adapters = Object.fromEntries(
   Object.entries(ENGINES).map(([format, engine]) => [
     format,
@@ -101,10 +71,10 @@ const adapters = Object.fromEntries(
       format,
       async load(bytes, delegate) {
         progress('session', 0.92, 'Starting the inference session…');
-        const model = await watched(format, engine.load(bytes, delegate));
+        const model = await watched(ENGINE_NAMES[format], engine.load(bytes, delegate));
         lastEngineInfo = model.info;
         loads += 1;
-        return { ...model, run: (feeds) => watched(format, model.run(feeds)) };
+        return { ...model, run: (feeds) => watched(ENGINE_NAMES[format], model.run(feeds)) };
       },
     },
   ]),
@@ -489,9 +459,9 @@ function enqueue(task) {
   return queue;
 }
 self.onmessage = ({ data }) => {
-  if (failed) {
+  if (engineFailure()) {
     reply(data, () => {
-      throw new Error(failed);
+      throw new Error(engineFailure());
     });
     return;
   }

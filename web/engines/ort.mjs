@@ -18,7 +18,8 @@
 //   model.release()
 //
 // A WebAssembly.RuntimeError (a trap, or the module's abort()) thrown by load() (as its
-// `cause`) or run() tells the worker the engine's module is broken for good: it is replaced.
+// `cause`) or run() tells the worker the engine's module is broken for good: it is replaced
+// (engine-failure.mjs).
 //
 // Python drives a model through image_classifier/engines/browser.py; no option, pre- or
 // post-processing logic lives here.
