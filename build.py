@@ -66,7 +66,10 @@ def serve(args: argparse.Namespace) -> None:
         site = build_site.build(build_site.DEFAULT_SITE, python=str(VENV_PYTHON))
     except build_site.BuildError as error:
         sys.exit(f"build failed: {error}")
-    build_site.serve(site, args.port)
+    try:
+        build_site.serve(site, args.port)
+    except build_site.PortInUse as error:
+        sys.exit(f"serve failed: {error}")
 
 
 def models(_args: argparse.Namespace) -> None:
@@ -116,6 +119,14 @@ def bench(args: argparse.Namespace) -> None:
         run(VENV_PYTHON, ROOT / "bench" / script, cwd=ROOT)
 
 
+def soak(args: argparse.Namespace) -> None:
+    """Memory over a long LIVE_STREAM and over many photos through the page (bench/soak.py;
+    never part of the tests); its arguments: --minutes (30), --photos (1000), --every (30 s)."""
+    setup()
+    result = subprocess.run([str(VENV_PYTHON), ROOT / "bench" / "soak.py", *args.passthrough], cwd=ROOT)
+    sys.exit(result.returncode)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -136,6 +147,9 @@ def main() -> None:
     bench_parser = commands.add_parser("bench", help="measure speed, write bench/ reports")
     bench_parser.add_argument("part", nargs="?", choices=sorted(BENCH_PARTS), help="only this part")
     bench_parser.set_defaults(func=bench)
+    commands.add_parser(
+        "soak", help="memory over long runs (--minutes 30 --photos 1000)", add_help=False
+    ).set_defaults(func=soak)
     classify_parser = commands.add_parser(
         "classify", help="classify photos (see `build.py classify --help`)", add_help=False
     )
@@ -145,9 +159,9 @@ def main() -> None:
         "--save DIR)", add_help=False
     ).set_defaults(func=fuzz)
     # `test` hands what it does not know to pytest, `classify` to the package's command line,
-    # `fuzz` to the fuzzer.
+    # `fuzz` to the fuzzer, `soak` to bench/soak.py.
     args, passthrough = parser.parse_known_args()
-    if passthrough and args.command not in ("test", "classify", "fuzz"):
+    if passthrough and args.command not in ("test", "classify", "fuzz", "soak"):
         parser.error(f"unrecognized arguments: {' '.join(passthrough)}")
     args.passthrough = passthrough
     args.func(args)

@@ -27,9 +27,7 @@ Site layout::
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
-import http.server
 import io
 import json
 import os
@@ -40,10 +38,10 @@ import sys
 import tomllib
 import zipfile
 from pathlib import Path
-from urllib.parse import unquote
 
 import pwa  # web/pwa.py: the icons and the service worker's list of files
 import snapshot_build  # web/snapshot_build.py: Pyodide's memory snapshot
+from site_server import PortInUse, make_server, serve  # noqa: F401  (web/site_server.py: the server)
 
 WEB = Path(__file__).resolve().parent
 ROOT = WEB.parent
@@ -79,23 +77,6 @@ LITERT_WASM = [
 ]
 # web/ files that are build inputs, not site content.
 NOT_SITE = {"node_modules", "package.json", "package-lock.json", "__pycache__", "snapshot-maker.mjs"}
-
-MIME_TYPES = {
-    ".mjs": "text/javascript",
-    ".js": "text/javascript",
-    ".wasm": "application/wasm",
-    ".json": "application/json",
-    ".webmanifest": "application/manifest+json",
-    ".whl": "application/zip",
-    ".zip": "application/zip",
-    ".onnx": "application/octet-stream",
-    ".tflite": "application/octet-stream",
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-}
-
 
 class BuildError(RuntimeError):
     pass
@@ -486,87 +467,6 @@ def build(site: Path = DEFAULT_SITE, python: str = sys.executable, web: Path = W
     return site
 
 
-# --- the server ------------------------------------------------------------------------------
-
-ISOLATION_HEADERS = {
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Embedder-Policy": "require-corp",
-    "Cross-Origin-Resource-Policy": "same-origin",
-}
-
-
-class SiteRequestHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files with cross-origin isolation headers and the right MIME types."""
-
-    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
-    protocol_version = "HTTP/1.1"  # keep-alive: a page load makes ~20 requests
-    quiet = False
-
-    isolation = True
-
-    def end_headers(self) -> None:
-        if self.isolation:
-            for name, value in ISOLATION_HEADERS.items():
-                self.send_header(name, value)
-        # Revalidate every time: a rebuilt site is picked up on reload.
-        self.send_header("Cache-Control", "no-cache")
-        super().end_headers()
-
-    mounts: dict[str, str] = {}
-
-    def translate_path(self, path: str) -> str:
-        for prefix, directory in self.mounts.items():
-            if path.startswith(prefix):
-                relative = unquote(path[len(prefix) :].split("?", 1)[0].split("#", 1)[0])
-                target = os.path.normpath(os.path.join(directory, relative))
-                if target.startswith(os.path.normpath(directory) + os.sep):
-                    return target
-        return super().translate_path(path)
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 (stdlib signature)
-        if not self.quiet:
-            super().log_message(format, *args)
-
-
-def make_server(
-    site: Path,
-    port: int = 8000,
-    host: str = "127.0.0.1",
-    quiet: bool = False,
-    mounts: dict[str, Path] | None = None,
-    isolation: bool = True,
-) -> http.server.ThreadingHTTPServer:
-    """A threading HTTP server for ``site`` (port 0 picks a free port); ``mounts`` maps URL
-    prefixes ('/__tests__/') to other folders (the tests serve their own files this way);
-    ``isolation=False`` leaves out the COOP/COEP/CORP headers, as a plain static host does."""
-    handler = type(
-        "Handler",
-        (SiteRequestHandler,),
-        {
-            "quiet": quiet,
-            "isolation": isolation,
-            "mounts": {k: str(v) for k, v in (mounts or {}).items()},
-        },
-    )
-    server = http.server.ThreadingHTTPServer(
-        (host, port), functools.partial(handler, directory=str(site))
-    )
-    server.daemon_threads = True
-    return server
-
-
-def serve(site: Path = DEFAULT_SITE, port: int = 8000, host: str = "127.0.0.1") -> None:
-    server = make_server(site, port, host)
-    url = f"http://{host}:{server.server_address[1]}/"
-    print(f"Serving {site} at {url}  (Ctrl+C stops)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-
-
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
@@ -580,7 +480,10 @@ def main(argv: list[str] | None = None) -> None:
     except BuildError as error:
         sys.exit(f"build failed: {error}")
     if args.serve:
-        serve(args.site, args.port)
+        try:
+            serve(args.site, args.port)
+        except PortInUse as error:
+            sys.exit(f"serve failed: {error}")
 
 
 if __name__ == "__main__":

@@ -13,15 +13,16 @@
 // Decoding, so that a file gives the pixels Image.create_from_file gives on CPython:
 // - a Blob/File goes to the worker as bytes. JPEGs (RGB or gray) are decoded by the browser,
 //   whose libjpeg-turbo matches CPython's Pillow bit for bit (Pyodide's Pillow uses another
-//   libjpeg), with their EXIF data dropped first: like Pillow, no EXIF rotation is applied.
+//   libjpeg), with their EXIF orientation applied, as MediaPipe's Image.create_from_file does.
 //   Everything else (PNG, GIF, WebP, BMP, TIFF...) is decoded by Pillow in the worker; what
 //   Pillow cannot read (e.g. AVIF) gets the browser's decoders.
 // - ImageData is used as it is (its RGBA bytes).
 // - Anything else is copied with createImageBitmap (premultiplyAlpha 'none',
 //   colorSpaceConversion 'none') and read back from a 2D canvas in the worker: opaque pixels
 //   arrive exactly as decoded; semi-transparent ones may lose precision to the canvas's
-//   premultiplied storage (alpha is dropped anyway, as in MediaPipe). An <img> shows and is
-//   classified with its EXIF orientation applied, as the browser draws it.
+//   premultiplied storage (alpha is dropped anyway, as in MediaPipe). An <img>, a bitmap or a
+//   frame of an EXIF-rotated photo is classified upright, as the browser draws it.
+// - Nothing beyond 64 megapixels (image-limits.mjs) is copied, decoded by the browser or sent.
 // Errors reject with MediaPipe's messages (they come from the Python classifier).
 //
 // LIVE_STREAM (which MediaPipe's web API lacks):
@@ -34,6 +35,8 @@
 //   stream.stop();
 // Frames go to the Python classifier's runner, which keeps at most one frame waiting (the
 // newest; older ones are dropped and counted in liveStreamStats).
+
+import { checkPixels } from './image-limits.mjs';
 
 const WORKER_URL = new URL('./worker.mjs', import.meta.url);
 const RELAY_URL = new URL('./frame-relay.mjs', import.meta.url);
@@ -50,6 +53,10 @@ class WorkerClient {
     this.worker.onmessage = ({ data }) => {
       if (data.type === 'live' || data.type === 'streamEnded') {
         this.liveListeners.get(data.handle)?.(data);
+        return;
+      }
+      if (data.type === 'failed') {
+        this.#fail(data.message);
         return;
       }
       if (data.type === 'progress') {
@@ -70,7 +77,20 @@ class WorkerClient {
     };
   }
 
+  /** An engine of the worker crashed: every call waiting rejects, the worker is ended, and
+   *  the next call of any classifier goes to a new worker (ImageClassifier reconnects). */
+  #fail(message) {
+    this.failed = message;
+    this.worker.terminate();
+    if (client === this) client = undefined;
+    const error = new Error(message);
+    for (const request of this.pending.values()) request.reject(error);
+    this.pending.clear();
+    for (const listener of this.liveListeners.values()) listener({ type: 'failed', message });
+  }
+
   call(op, payload = {}, transfer = []) {
+    if (this.failed) return Promise.reject(new Error(this.failed));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -80,8 +100,12 @@ class WorkerClient {
 }
 
 let client;
+let runtimeOptions = {};
 function worker() {
-  client ??= new WorkerClient();
+  if (!client) {
+    client = new WorkerClient();
+    if (runtimeOptions.numThreads) client.call('status', runtimeOptions).catch(() => {});
+  }
   return client;
 }
 
@@ -92,7 +116,9 @@ function worker() {
  *  Option: numThreads, the WebAssembly threads of the engines (default: the cores, at
  *  most 4); only before the first model loads. */
 export function loadRuntime(options = {}) {
-  return worker().call('status', { numThreads: options.numThreads });
+  const current = worker();
+  if (options.numThreads) runtimeOptions = { numThreads: options.numThreads }; // for a new worker too
+  return current.call('status', { numThreads: options.numThreads });
 }
 
 const isFileset = (value) => value && (value.wasmLoaderPath !== undefined || value.wasmBinaryPath !== undefined);
@@ -140,6 +166,17 @@ async function liveImageMessage(image) {
 let nextStreamId = 1;
 const STREAM_BUFFER = 8; // frames: ~270 ms of a 30 fps camera
 
+/** [width, height] of a drawable image as createImageBitmap copies it (upright). */
+function shownSize(image) {
+  if (typeof HTMLImageElement !== 'undefined' && image instanceof HTMLImageElement) return [image.naturalWidth, image.naturalHeight];
+  if (typeof HTMLVideoElement !== 'undefined' && image instanceof HTMLVideoElement) return [image.videoWidth, image.videoHeight];
+  if (typeof VideoFrame !== 'undefined' && image instanceof VideoFrame) return [image.displayWidth, image.displayHeight];
+  if (typeof SVGImageElement !== 'undefined' && image instanceof SVGImageElement) {
+    return [image.width.baseVal.value, image.height.baseVal.value];
+  }
+  return [image.width, image.height]; // canvases, ImageBitmap
+}
+
 /** The image as a message for the worker, with what to transfer. */
 async function imageMessage(image) {
   if (typeof Blob !== 'undefined' && image instanceof Blob) {
@@ -147,6 +184,7 @@ async function imageMessage(image) {
     return [{ encoded }, [encoded]];
   }
   if (typeof ImageData !== 'undefined' && image instanceof ImageData) {
+    checkPixels(image.width, image.height);
     const rgba = image.data.slice().buffer;
     return [{ rgba, width: image.width, height: image.height }, [rgba]];
   }
@@ -168,6 +206,7 @@ async function imageMessage(image) {
         'HTMLCanvasElement, OffscreenCanvas, ImageBitmap, VideoFrame, ImageData, Blob.',
     );
   }
+  checkPixels(...shownSize(image)); // before the copy below, and any in the worker
   // A copy the worker may own (the caller keeps its own bitmap or frame).
   const bitmap = await createImageBitmap(image, { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
   return [{ bitmap }, [bitmap]];
@@ -181,11 +220,14 @@ export class ImageClassifier {
   #resultCallback;
   #streams = new Map(); // streamId -> {stop, finish}
   #liveSends = Promise.resolve();
+  #history; // the create options and each setOptions since, as sent: to make it again
+  #reconnecting = null;
 
-  constructor(client, handle, reply, resultCallback) {
+  constructor(client, handle, reply, resultCallback, options) {
     this.#client = client;
     this.#handle = handle;
     this.#resultCallback = resultCallback;
+    this.#history = [options];
     this.#update(reply);
     /** Milliseconds of the last classify: decode, preprocess, inference, postprocess. */
     this.lastTimingsMs = null;
@@ -198,6 +240,10 @@ export class ImageClassifier {
   }
 
   #onLive(message) {
+    if (message.type === 'failed') {
+      for (const stream of [...this.#streams.values()]) stream.finish('error', message.message);
+      return;
+    }
     if (message.type === 'streamEnded') {
       this.#streams.get(message.streamId)?.finish(message.reason, message.message);
       return;
@@ -236,8 +282,9 @@ export class ImageClassifier {
     const options = isFileset(filesetOrOptions) ? maybeOptions : filesetOrOptions;
     const client = worker();
     const [sent, resultCallback] = splitCallback(options ?? {});
-    const reply = await client.call('create', { options: forWorker(sent) });
-    return new ImageClassifier(client, reply.handle, reply, resultCallback);
+    const created = forWorker(sent);
+    const reply = await client.call('create', { options: created });
+    return new ImageClassifier(client, reply.handle, reply, resultCallback, created);
   }
 
   static createFromModelPath(filesetOrPath, maybePath) {
@@ -252,9 +299,11 @@ export class ImageClassifier {
 
   /** Changes the named options; an option set to undefined goes back to its default. */
   async setOptions(options) {
-    this.#check();
+    const client = await this.#connected();
     const [sent, resultCallback, hasCallback] = splitCallback(options ?? {});
-    this.#update(await this.#client.call('setOptions', { handle: this.#handle, options: forWorker(sent) }));
+    const changes = forWorker(sent);
+    this.#update(await client.call('setOptions', { handle: this.#handle, options: changes }));
+    this.#history.push(changes);
     if (hasCallback) this.#resultCallback = resultCallback;
   }
 
@@ -279,6 +328,7 @@ export class ImageClassifier {
     const sentAt = epochNow();
     // Frames leave in the order of the calls, whatever their types take to convert.
     const posted = this.#liveSends.then(async () => {
+      await this.#connected();
       const started = performance.now();
       const [message, transfer] = await liveImageMessage(image);
       const decodeMs = performance.now() - started;
@@ -373,7 +423,7 @@ export class ImageClassifier {
   }
 
   async #classify(image, processing, timestampMs) {
-    this.#check();
+    await this.#connected();
     const started = performance.now();
     const [message, transfer] = await imageMessage(image);
     const decodeMs = performance.now() - started;
@@ -393,13 +443,36 @@ export class ImageClassifier {
     this.#closed = true;
     for (const stream of [...this.#streams.values()]) stream.stop();
     // In LIVE_STREAM, the frame still waiting is processed and its result delivered first.
-    await this.#client.call('close', { handle: this.#handle });
+    if (!this.#client.failed) await this.#client.call('close', { handle: this.#handle });
     for (const stream of [...this.#streams.values()]) stream.finish('stopped');
     this.#client.liveListeners.delete(this.#handle);
   }
 
   #check() {
     if (this.#closed) throw new Error('The task is closed.');
+  }
+
+  /** The worker to call: after an engine crash ended this classifier's worker, a new one
+   *  where the classifier is made again (its create options, then each setOptions). */
+  async #connected() {
+    this.#check();
+    if (!this.#client.failed) return this.#client;
+    this.#reconnecting ??= (async () => {
+      const client = worker();
+      const [created, ...changes] = this.#history;
+      let reply = await client.call('create', { options: created });
+      const { handle } = reply;
+      for (const options of changes) reply = { ...reply, ...(await client.call('setOptions', { handle, options })) };
+      this.#client.liveListeners.delete(this.#handle);
+      this.#client = client;
+      this.#handle = handle;
+      client.liveListeners.set(handle, (message) => this.#onLive(message));
+      this.#update(reply);
+    })().finally(() => {
+      this.#reconnecting = null;
+    });
+    await this.#reconnecting;
+    return this.#client;
   }
 }
 

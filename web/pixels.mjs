@@ -1,8 +1,11 @@
 // RGBA pixels of what the browser decoded or captured, for the classifier worker and the
 // camera's frame relay.
 
+import { checkPixels } from './image-limits.mjs';
+
 /** RGBA pixels through a canvas: no smoothing, no colour-space conversion on the way out;
- *  opaque pixels come back exactly. */
+ *  opaque pixels come back exactly. The canvas draws a source as it is shown (rotated and
+ *  flipped as its EXIF orientation or a camera's rotation says). */
 function canvasPixels(source, width, height) {
   const canvas = new OffscreenCanvas(width, height);
   const context = canvas.getContext('2d', { willReadFrequently: true, colorSpace: 'srgb' });
@@ -11,19 +14,36 @@ function canvasPixels(source, width, height) {
   return context.getImageData(0, 0, width, height, { colorSpace: 'srgb' }).data;
 }
 
+/** The size of a source as it is shown: a VideoFrame's display size is its visible rect
+ *  rotated (a bitmap's own size is oriented already). */
+function shownSize(source) {
+  if (!(source instanceof VideoFrame)) return { width: source.width, height: source.height };
+  const { width, height } = source.visibleRect;
+  return source.rotation % 180 ? { width: height, height: width } : { width, height };
+}
+
 /** {rgba, width, height} of an ImageBitmap or a VideoFrame (e.g. a camera's I420 frame,
- *  converted by the browser), which is closed. VideoFrame.copyTo gives the canvas's pixels in
- *  a fraction of the time (1.0-2.8 ms against 1.7-4.5 ms for photos of 451x300 to 640x427;
- *  1.4 against 3.8 ms for 640x480 camera frames); the canvas stays as the fallback. */
+ *  converted by the browser), upright as shown; the source is closed. Beyond MAX_PIXELS
+ *  nothing is copied. VideoFrame.copyTo gives the canvas's pixels in a fraction of the time
+ *  (1.0-2.8 ms against 1.7-4.5 ms for photos of 451x300 to 640x427; 1.4 against 3.8 ms for
+ *  640x480 camera frames), but only of unrotated frames: a frame made from an oriented bitmap
+ *  (an EXIF-rotated photo) keeps the coded pixels with `rotation`/`flip`, which copyTo ignores,
+ *  so those (and any frame copyTo cannot convert) are drawn on a canvas. */
 export async function pixelsOf(source) {
-  const { width, height } = source.visibleRect ?? source;
   let frame = null;
   try {
-    frame = source instanceof VideoFrame ? source : new VideoFrame(source, { timestamp: 0 });
-    const rgba = lend(width * height * 4);
-    await frame.copyTo(rgba, { format: 'RGBA', colorSpace: 'srgb' });
-    return { rgba, width, height };
-  } catch {
+    const { width, height } = shownSize(source);
+    checkPixels(width, height);
+    try {
+      frame = source instanceof VideoFrame ? source : new VideoFrame(source, { timestamp: 0 });
+      if (!frame.rotation && !frame.flip) {
+        const rgba = lend(width * height * 4);
+        await frame.copyTo(rgba, { format: 'RGBA', colorSpace: 'srgb' });
+        return { rgba, width, height };
+      }
+    } catch {
+      // drawn below
+    }
     return { rgba: canvasPixels(source, width, height), width, height };
   } finally {
     if (frame !== source) frame?.close();

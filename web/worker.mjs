@@ -24,9 +24,12 @@ import * as litert from './engines/litert.mjs';
 import * as ort from './engines/ort.mjs';
 import { setThreadCount, threadCount } from './engines/backend.mjs';
 import { giveBack, pixelsOf } from './pixels.mjs';
+import { checkPixels, encodedSize } from './image-limits.mjs';
+import { engineFailure, watched } from './engine-failure.mjs';
 
 // One adapter per model format: the engine follows the model file.
 const ENGINES = { onnx: ort, tflite: litert };
+const ENGINE_NAMES = { onnx: 'onnxruntime-web', tflite: 'LiteRT.js' };
 
 // Threads are real workers: count the ones the engines start, so a page (or a test) can
 // check that the engines run multi-threaded.
@@ -78,7 +81,8 @@ function timed(model) {
   };
 }
 
-// Adapters wrapped to remember what the last model load ran on (backend, threads, note).
+// Adapters wrapped to remember what the last model load ran on (backend, threads, note), and
+// to watch for crashes (engine-failure.mjs).
 const adapters = Object.fromEntries(
   Object.entries(ENGINES).map(([format, engine]) => [
     format,
@@ -86,10 +90,10 @@ const adapters = Object.fromEntries(
       format,
       async load(bytes, delegate) {
         progress('session', 0.92, 'Starting the inference session…');
-        const model = await engine.load(bytes, delegate);
+        const model = await watched(ENGINE_NAMES[format], engine.load(bytes, delegate));
         lastEngineInfo = model.info;
         loads += 1;
-        return timed(model);
+        return timed({ ...model, run: (feeds) => watched(ENGINE_NAMES[format], model.run(feeds)) });
       },
     },
   ]),
@@ -215,40 +219,59 @@ async function imageArgument(image) {
   return pixelsOf(image.bitmap ?? image.frame);
 }
 
-/** Decodes with the browser: no premultiplication, no colour conversion (EXIF orientation
- *  is applied by Chromium whatever the options say; Python strips EXIF from the JPEGs it sends
- *  here). Null when the browser cannot decode the bytes. */
+/** Decodes with the browser: no premultiplication, no colour conversion, EXIF orientation
+ *  applied (as MediaPipe's Image.create_from_file does). Null when the browser cannot decode
+ *  the bytes, or when their header gives no size to check first: a browser decoder never sees
+ *  an image beyond MAX_PIXELS (it throws the size error, which is never retried). */
 async function browserDecode(encoded) {
+  const size = encodedSize(encoded);
+  if (!size) return null;
+  checkPixels(size.width, size.height);
   let bitmap;
   try {
-    bitmap = await createImageBitmap(new Blob([encoded]), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    bitmap = await createImageBitmap(new Blob([encoded]), {
+      colorSpaceConversion: 'none',
+      premultiplyAlpha: 'none',
+      imageOrientation: 'from-image',
+    });
   } catch {
     return null;
   }
   return pixelsOf(bitmap);
 }
 
-/** Classifies one image. Encoded bytes go to Python, which decodes them with Pillow or sends
- *  a JPEG back to be decoded here (the browser's libjpeg-turbo matches CPython's Pillow); bytes
- *  Pillow cannot read get one more chance with the browser's decoders (AVIF, ...). */
+/** Python's reply for the image (`call(argument)`), retried with the browser's pixels when
+ *  Python sends a JPEG back to be decoded here (the browser's libjpeg-turbo matches CPython's
+ *  Pillow) or Pillow cannot read the bytes (AVIF, ...). A refusal (too large) is no decode
+ *  failure: it is never retried. */
+async function withBrowserDecoding(call, argument) {
+  const reply = await callGivingBack(call, argument);
+  if (reply.decodeInBrowser) {
+    return callGivingBack(call, (await browserDecode(reply.decodeInBrowser)) ?? { encoded: argument.encoded, browserDecoding: false });
+  }
+  if (reply.error?.decode && argument.encoded) {
+    const decoded = await browserDecode(argument.encoded);
+    if (decoded) return callGivingBack(call, decoded);
+  }
+  return reply;
+}
+
+/** `call(argument)`, then its pixels given back for the next decode (Python has copied them). */
+async function callGivingBack(call, argument) {
+  try {
+    return await call(argument);
+  } finally {
+    if (argument.rgba) giveBack(argument.rgba);
+  }
+}
+
+/** Classifies one image: encoded bytes go to Python, which decodes them with Pillow or asks
+ *  for the browser's decoders (withBrowserDecoding). */
 async function classify({ handle, image, processing, timestampMs, decodeMs = 0 }) {
   const started = performance.now();
-  let argument = await imageArgument(image);
-  const call = () =>
+  const call = (argument) =>
     dispatch('classify', [handle, argument, processing ?? null, timestampMs ?? null, decodeMs + performance.now() - started]);
-  let reply = await call();
-  if (reply.decodeInBrowser) {
-    argument = (await browserDecode(reply.decodeInBrowser)) ?? { encoded: argument.encoded, browserDecoding: false };
-    reply = await call();
-  } else if (reply.error?.decode && argument.encoded) {
-    const decoded = await browserDecode(argument.encoded);
-    if (decoded) {
-      argument = decoded;
-      reply = await call();
-    }
-  }
-  if (argument.rgba) giveBack(argument.rgba); // copied into Python's heap
-  const value = unwrap(reply);
+  const value = unwrap(await withBrowserDecoding(call, await imageArgument(image)));
   value.timings.engine = lastRunMs;
   return value;
 }
@@ -306,19 +329,8 @@ function schedulePump(handle) {
 /** Hands one frame over to Python's runner: {stats, pending}; rejects with Python's errors. */
 async function handOver({ handle, argument, processing, timestampMs, sentAt, decodeMs }) {
   await ready;
-  const call = () => dispatchNow('classifyAsync', [handle, argument, processing ?? null, timestampMs ?? null, decodeMs ?? 0]);
-  let reply = call();
-  if (reply.decodeInBrowser) {
-    argument = (await browserDecode(reply.decodeInBrowser)) ?? { encoded: argument.encoded, browserDecoding: false };
-    reply = call();
-  } else if (reply.error?.decode && argument.encoded) {
-    const decoded = await browserDecode(argument.encoded);
-    if (decoded) {
-      argument = decoded;
-      reply = call();
-    }
-  }
-  if (argument.rgba) giveBack(argument.rgba); // copied into Python's heap
+  const call = (image) => dispatchNow('classifyAsync', [handle, image, processing ?? null, timestampMs ?? null, decodeMs ?? 0]);
+  const reply = await withBrowserDecoding(call, argument);
   const value = unwrap(reply);
   if (!handOverTimes.has(handle)) handOverTimes.set(handle, new Map());
   handOverTimes.get(handle).set(timestampMs, sentAt ?? epochNow());
@@ -376,14 +388,17 @@ function stopStreams(handle, streamId) {
   }
 }
 
-/** Sizes of the runtime's memories: Pyodide's wasm heap, the engines' wasm heaps (bytes). */
+/** Sizes of the runtime's memories (bytes): Pyodide's wasm heap, the engines' wasm heaps
+ *  (their sum, and every WebAssembly memory alone). */
 function memory() {
+  self.gc?.(); // only with --js-flags=--expose-gc (bench/soak.py): what is kept, not garbage
   const pyodideBuffer = python_?.pyodide._module.HEAPU8.buffer;
-  const buffers = wasmMemories.map((ref) => ref.deref()?.buffer).filter(Boolean);
-  for (const engine of Object.values(ENGINES)) buffers.push(...(engine.heaps?.() ?? []));
+  const buffers = new Set(wasmMemories.map((ref) => ref.deref()?.buffer).filter(Boolean));
+  for (const engine of Object.values(ENGINES)) for (const heap of engine.heaps?.() ?? []) buffers.add(heap);
   let engines = 0;
   for (const buffer of buffers) if (buffer !== pyodideBuffer) engines += buffer.byteLength;
-  return { pyodideWasm: pyodideBuffer?.byteLength ?? 0, engineWasm: engines };
+  const wasm = [...buffers].map((buffer) => buffer.byteLength);
+  return { pyodideWasm: pyodideBuffer?.byteLength ?? 0, engineWasm: engines, wasm };
 }
 
 const OPS = {
@@ -477,6 +492,12 @@ function enqueue(task) {
   return queue;
 }
 self.onmessage = ({ data }) => {
+  if (engineFailure()) {
+    reply(data, () => {
+      throw new Error(engineFailure());
+    });
+    return;
+  }
   if (data.op === 'create') prefetch(data.options);
   if (IMMEDIATE[data.op]) {
     reply(data, () => IMMEDIATE[data.op](data));

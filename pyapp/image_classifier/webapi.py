@@ -494,8 +494,8 @@ def jpeg_for_browser(encoded: bytes) -> Optional[bytes]:
     Pyodide's Pillow decodes JPEG with IJG libjpeg 9, whose output differs from the
     libjpeg-turbo that CPython's Pillow wheels and Chromium both use (measured: the browser's
     pixels are bit-identical to CPython's, Pyodide's are not). So a baseline RGB or grayscale
-    JPEG is decoded by the browser, after its EXIF segments are dropped: browsers apply the EXIF
-    orientation, which Pillow (and so ``Image.create_from_file``) does not. The size limit of
+    JPEG is decoded by the browser, which also applies its EXIF orientation, as MediaPipe's
+    ``Image.create_from_file`` does (a phone photo is classified upright). The size limit of
     ``image.MAX_PIXELS`` is checked first, as for every decoded image.
     """
     if not encoded.startswith(b"\xff\xd8\xff"):
@@ -515,24 +515,7 @@ def jpeg_for_browser(encoded: bytes) -> Optional[bytes]:
             f"Image is too large: {width}x{height} pixels "
             f"(the limit is {MAX_PIXELS // 1_000_000} megapixels)."
         )
-    kept = bytearray(encoded[:2])
-    pos = 2
-    while pos + 4 <= len(encoded):
-        if encoded[pos] != 0xFF:
-            return None
-        marker = encoded[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker == 0xDA:  # start of scan: the rest is image data
-            kept += encoded[pos:]
-            return bytes(kept)
-        length = int.from_bytes(encoded[pos + 2 : pos + 4], "big")
-        segment = encoded[pos : pos + 2 + length]
-        if not (marker == 0xE1 and segment[4:10] == b"Exif\0\0"):
-            kept += segment
-        pos += 2 + length
-    return None
+    return encoded
 
 
 def image_from_js(image: Mapping) -> Image:
@@ -548,6 +531,8 @@ def image_from_js(image: Mapping) -> Image:
         try:
             return Image.create_from_bytes(encoded)
         except ValueError as error:
+            if str(error).startswith("Image is too large"):
+                raise  # a refusal, not a failure: no other decoder may try
             raise _DecodeError(str(error)) from None
     return image_from_rgba(
         image["rgba"], _int("width", image["width"]), _int("height", image["height"])

@@ -23,8 +23,9 @@ import * as api from '/image-classifier.mjs';
 window.api = api;
 window.ImageClassifier = api.ImageClassifier;
 window.fetchBlob = async (name) => (await fetch('%(images)s' + name)).blob();
-window.imageAs = async (name, kind) => {
-  const blob = await window.fetchBlob(name);
+window.imageAs = async (name, kind) => window.imageOf(await window.fetchBlob(name), kind, name);
+window.blobOf = (base64, type) => new Blob([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))], {type});
+window.imageOf = async (blob, kind, name = 'image') => {
   if (kind === 'Blob') return blob;
   if (kind === 'File') return new File([blob], name, {type: blob.type});
   if (kind === 'HTMLImageElement') {

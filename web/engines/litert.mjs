@@ -83,7 +83,7 @@ export async function load(bytes, delegate = 'CPU') {
     model = await loadAndCompile(bytes.slice(), { accelerator: backend, cpuOptions: { numThreads: threads } });
   } catch (error) {
     const why = recentErrors.filter((line) => !line.startsWith('[')).join(' ') || error.message || String(error);
-    throw new Error(`Unable to load the TFLite model: ${why}`);
+    throw new Error(`Unable to load the TFLite model: ${why}`, { cause: error });
   }
   const inputs = details(model.getInputDetails());
   const outputs = details(model.getOutputDetails());

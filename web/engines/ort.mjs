@@ -17,6 +17,10 @@
 //                                           {name: {data: TypedArray, shape}}
 //   model.release()
 //
+// A WebAssembly.RuntimeError (a trap, or the module's abort()) thrown by load() (as its
+// `cause`) or run() tells the worker the engine's module is broken for good: it is replaced
+// (engine-failure.mjs).
+//
 // Python drives a model through image_classifier/engines/browser.py; no option, pre- or
 // post-processing logic lives here.
 
@@ -62,7 +66,7 @@ export async function load(bytes, delegate = 'CPU') {
       graphOptimizationLevel: 'all',
     });
   } catch (error) {
-    throw new Error(`Unable to load the ONNX model: ${error.message ?? error}`);
+    throw new Error(`Unable to load the ONNX model: ${error.message ?? error}`, { cause: error });
   }
   return {
     inputs: details(session.inputMetadata),

@@ -1,0 +1,169 @@
+"""The static site's server (``build.py serve``, the tests, the bench): the site's files only.
+
+It sends the headers that unlock threads (COOP/COEP/CORP) and the MIME types module workers
+and WebAssembly need, and holds up against careless or hostile clients: no directory
+listings, no dotfiles, no version banner, a Content-Security-Policy that lets the page load
+nothing from another origin, 400 for a path with a NUL byte, and a timeout for slow clients.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import http.server
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+MIME_TYPES = {
+    ".mjs": "text/javascript",
+    ".js": "text/javascript",
+    ".wasm": "application/wasm",
+    ".json": "application/json",
+    ".webmanifest": "application/manifest+json",
+    ".whl": "application/zip",
+    ".zip": "application/zip",
+    ".onnx": "application/octet-stream",
+    ".tflite": "application/octet-stream",
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+
+ISOLATION_HEADERS = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+# Only the page's own origin. WebAssembly needs 'wasm-unsafe-eval' (compiling a module counts
+# as eval); LiteRT.js's Emscripten script is a classic script that a module worker can only run
+# with eval (engines/litert.mjs), hence 'unsafe-eval' (no script of another origin can be
+# loaded for it to evaluate). Photos and camera frames shown by the page are blob: URLs and
+# media streams.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'",
+        "worker-src 'self'",
+        "connect-src 'self'",
+        "img-src 'self' blob: data:",
+        "media-src 'self' blob: mediastream:",
+        "style-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "no-referrer",
+}
+
+SLOW_CLIENT_TIMEOUT_S = 20
+"""A client that sends nothing for this long (mid-request, or idle on a kept-alive
+connection) is disconnected, so slow clients cannot hold the server's threads."""
+
+
+class SiteRequestHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files with cross-origin isolation and security headers and the right MIME types."""
+
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
+    protocol_version = "HTTP/1.1"  # keep-alive: a page load makes ~20 requests
+    timeout = SLOW_CLIENT_TIMEOUT_S
+    quiet = False
+    isolation = True
+    mounts: dict[str, str] = {}
+
+    def version_string(self) -> str:
+        return "static"  # no server or Python version
+
+    def end_headers(self) -> None:
+        if self.isolation:
+            for name, value in ISOLATION_HEADERS.items():
+                self.send_header(name, value)
+        for name, value in SECURITY_HEADERS.items():
+            if name != "Content-Security-Policy" or not self.path.startswith(tuple(self.mounts)):
+                self.send_header(name, value)  # mounted test and bench pages have inline scripts
+        # Revalidate every time: a rebuilt site is picked up on reload.
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    def send_head(self):
+        path = unquote(urlsplit(self.path).path)
+        if "\0" in path:
+            self.send_error(400, "Bad request")
+            return None
+        if any(part.startswith(".") for part in path.split("/") if part):
+            self.send_error(404, "File not found")  # dotfiles and ../ alike
+            return None
+        return super().send_head()
+
+    def list_directory(self, path):
+        self.send_error(404, "File not found")
+        return None
+
+    def translate_path(self, path: str) -> str:
+        for prefix, directory in self.mounts.items():
+            if path.startswith(prefix):
+                relative = unquote(path[len(prefix) :].split("?", 1)[0].split("#", 1)[0])
+                target = os.path.normpath(os.path.join(directory, relative))
+                if target.startswith(os.path.normpath(directory) + os.sep):
+                    return target
+        return super().translate_path(path)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (stdlib signature)
+        if not self.quiet:
+            super().log_message(format, *args)
+
+
+def make_server(
+    site: Path,
+    port: int = 8000,
+    host: str = "127.0.0.1",
+    quiet: bool = False,
+    mounts: dict[str, Path] | None = None,
+    isolation: bool = True,
+) -> http.server.ThreadingHTTPServer:
+    """A threading HTTP server for ``site`` (port 0 picks a free port); ``mounts`` maps URL
+    prefixes ('/__tests__/') to other folders (the tests serve their own files this way);
+    ``isolation=False`` leaves out the COOP/COEP/CORP headers, as a plain static host does."""
+    handler = type(
+        "Handler",
+        (SiteRequestHandler,),
+        {
+            "quiet": quiet,
+            "isolation": isolation,
+            "mounts": {k: str(v) for k, v in (mounts or {}).items()},
+        },
+    )
+    server = http.server.ThreadingHTTPServer(
+        (host, port), functools.partial(handler, directory=str(site))
+    )
+    server.daemon_threads = True
+    return server
+
+
+class PortInUse(RuntimeError):
+    """The port asked for is taken (or not ours to take): one line for the user."""
+
+
+def serve(site: Path, port: int = 8000, host: str = "127.0.0.1") -> None:
+    try:
+        server = make_server(site, port, host)
+    except OSError as error:
+        if error.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise PortInUse(f"cannot serve on {host}:{port}: {error.strerror}") from None
+        raise
+    url = f"http://{host}:{server.server_address[1]}/"
+    print(f"Serving {site} at {url}  (Ctrl+C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
