@@ -81,8 +81,9 @@ def test(args: argparse.Namespace) -> None:
 
 
 def classify(args: argparse.Namespace) -> None:
+    """The package's command line, in the caller's directory: paths are the user's."""
     setup()
-    result = subprocess.run([str(VENV_PYTHON), "-m", "image_classifier", *args.passthrough], cwd=ROOT)
+    result = subprocess.run([str(VENV_PYTHON), "-m", "image_classifier", *args.passthrough])
     sys.exit(result.returncode)
 
 
