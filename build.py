@@ -89,20 +89,25 @@ def classify(args: argparse.Namespace) -> None:
 
 BENCH_STAMP = VENV / ".bench-stamp"
 # In this order: native CPython, the live camera, ours against MediaPipe and LiteRT.js in the
-# browser, preprocessing implementations (native and in the worker), then the report
-# (bench/results.json, bench/REPORT.md, bench/latency.png).
-BENCH_SCRIPTS = ["native.py", "live.py", "browser.py", "preprocess.py", "report.py"]
+# browser, preprocessing implementations (native and in the worker), batch throughput against
+# MediaPipe's Python loop, then the report (bench/results.json, bench/REPORT.md,
+# bench/latency.png).
+BENCH_SCRIPTS = ["native.py", "live.py", "browser.py", "preprocess.py", "throughput.py",
+                 "report.py"]
 
 
-def bench(_args: argparse.Namespace) -> None:
+def bench(args: argparse.Namespace) -> None:
     """Measures speed against MediaPipe (never part of the tests); writes its report under
-    bench/ (about 13 minutes on 2 cores)."""
+    bench/ (about 15 minutes on 2 cores). Parts named (e.g. ``throughput``) run alone."""
     setup()
     if not BENCH_STAMP.exists() or BENCH_STAMP.read_text() != _setup_fingerprint():
         run(VENV_PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
             "-e", f"{ROOT}[test,bench]")
         BENCH_STAMP.write_text(_setup_fingerprint())
-    for script in BENCH_SCRIPTS:
+    unknown = set(args.parts) - {script[:-3] for script in BENCH_SCRIPTS}
+    if unknown:
+        sys.exit(f"bench: no part {', '.join(sorted(unknown))}")
+    for script in [f"{part}.py" for part in args.parts] or BENCH_SCRIPTS:
         run(VENV_PYTHON, ROOT / "bench" / script, cwd=ROOT)
 
 
@@ -123,9 +128,11 @@ def main() -> None:
     commands.add_parser("test", help="run all tests (arguments go to pytest)").set_defaults(
         func=test
     )
-    commands.add_parser("bench", help="measure speed, write bench/ reports").set_defaults(
-        func=bench
-    )
+    bench_parser = commands.add_parser("bench", help="measure speed, write bench/ reports")
+    parts = [script[:-3] for script in BENCH_SCRIPTS]
+    bench_parser.add_argument("parts", nargs="*", metavar="PART",
+                              help=f"run only these parts, of {', '.join(parts)} (default: all)")
+    bench_parser.set_defaults(func=bench)
     classify_parser = commands.add_parser(
         "classify", help="classify photos (see `build.py classify --help`)", add_help=False
     )

@@ -20,9 +20,11 @@ CORRUPT = "broken.jpg"
 NOT_AN_IMAGE = "notes.txt"
 
 
-def make_photo_folder(folder: Path, count: int, longest_side: int = 480) -> list[Path]:
-    """Writes ``count`` distinct photos under ``folder/<source>/`` (JPEG and PNG, at most
-    ``longest_side`` pixels); returns their paths in the order written."""
+def make_photo_folder(
+    folder: Path, count: int, longest_side: int = 480, kinds: tuple[str, ...] = ("png", "jpg", "jpg")
+) -> list[Path]:
+    """Writes ``count`` distinct photos under ``folder/<source>/`` (in turn as each of ``kinds``,
+    at most ``longest_side`` pixels); returns their paths in the order written."""
     variants = [(s, c, t) for t in TURNS for c in CROPS for s in SOURCES]
     repeats, made = 0, []
     while len(made) < count:
@@ -36,7 +38,7 @@ def make_photo_folder(folder: Path, count: int, longest_side: int = 480) -> list
                 picture = picture.transpose(turn)
             # Each repeat a few pixels smaller, so that every photo differs.
             picture.thumbnail((longest_side - 7 * repeats,) * 2)
-            kind = "png" if len(made) % 3 == 0 else "jpg"
+            kind = kinds[len(made) % len(kinds)]
             path = folder / Path(source).stem / f"photo_{len(made):04d}.{kind}"
             path.parent.mkdir(parents=True, exist_ok=True)
             picture.save(path, quality=90) if kind == "jpg" else picture.save(path)

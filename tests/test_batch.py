@@ -135,3 +135,14 @@ def test_installed_wheel_carries_the_default_model(tmp_path):
     assert run.returncode == 1
     assert "lite2_fp32 (efficientnet_lite2_fp32.tflite) is not installed" in run.stderr
     assert "python3 build.py models" in run.stderr
+
+
+def test_resume_after_a_run_killed_mid_line(tmp_path):
+    from image_classifier.records import PhotoRecord, RecordWriter, done_paths
+
+    output = tmp_path / "results.jsonl"
+    output.write_text(json.dumps(PhotoRecord("a.png").to_dict()) + "\n" + '{"path": "b.p')
+    assert done_paths(output) == {"a.png"}
+    with RecordWriter(output, append=True) as writer:
+        writer.write(PhotoRecord("b.png", error="x"))
+    assert done_paths(output) == {"a.png", "b.png"}

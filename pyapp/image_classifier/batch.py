@@ -174,3 +174,5 @@ def classify_paths(
             while waiting:
                 done_path, prepared = waiting.popleft()
                 yield _finish(classifier, done_path, prepared.get())
+            pool.close()  # all done: let the workers end (leaving early terminates them)
+            pool.join()

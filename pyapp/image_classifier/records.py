@@ -113,6 +113,12 @@ def done_paths(path: str | os.PathLike) -> set[str]:
         return done
 
 
+def _ends_a_line(path: Path) -> bool:
+    with open(path, "rb") as file:
+        file.seek(-1, os.SEEK_END)
+        return file.read(1) == b"\n"
+
+
 class RecordWriter:
     """Writes records to ``path`` in the format its extension names; with ``append`` the
     records already there stay (Parquet: copied into the new file, which replaces the old
@@ -133,6 +139,8 @@ class RecordWriter:
                 self._parquet.write_table(pq.read_table(self._path, schema=self._schema))
             return
         self._file = open(path, "a" if existing else "w", newline="", encoding="utf-8")
+        if existing and not _ends_a_line(self._path):
+            self._file.write("\n")  # a run killed mid-line: its half record stays apart
         if self._kind == "csv":
             self._csv = csv.DictWriter(self._file, FIELDS)
             if not existing:
