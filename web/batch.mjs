@@ -76,6 +76,8 @@ async function run(items, classify) {
   renderTable();
   const queue = items.filter(({ path }) => !isHidden(path)).sort(byPath);
   const started = performance.now();
+  $('batch-summary').textContent = '';
+  showProgress(0, queue.length, started);
   try {
     for (const { file, path } of queue) {
       if (batch.cancelled) break;

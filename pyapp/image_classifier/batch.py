@@ -132,18 +132,6 @@ def classify_file(
     return _finish(classifier, path, _prepare(classifier._preparation(), path, processing))
 
 
-_worker_preparation: Optional[Preparation] = None
-
-
-def _start_worker(prepare: Preparation) -> None:
-    global _worker_preparation
-    _worker_preparation = prepare
-
-
-def _prepare_in_worker(path: str, processing) -> tuple:
-    return _prepare(_worker_preparation, path, processing)
-
-
 def classify_paths(
     paths: Iterable[str],
     options: ImageClassifierOptions,
@@ -157,22 +145,24 @@ def classify_paths(
         used (before any photo is read). A bad photo never raises: its record has the error.
     """
     preprocess.check_processing_options(processing)
-    with ImageClassifier.create_from_options(options) as classifier:
-        if workers <= 1:
+    if workers <= 1:
+        with ImageClassifier.create_from_options(options) as classifier:
             for path in paths:
                 yield classify_file(classifier, path, processing)
-            return
-        # Spawned, not forked: this process already runs the engine's threads.
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(workers, _start_worker, (classifier._preparation(),)) as pool:
-            waiting: collections.deque = collections.deque()
-            for path in paths:
-                if len(waiting) >= workers * _IN_FLIGHT_PER_WORKER:
-                    done_path, prepared = waiting.popleft()
-                    yield _finish(classifier, done_path, prepared.get())
-                waiting.append((path, pool.apply_async(_prepare_in_worker, (path, processing))))
-            while waiting:
+        return
+    # Forked before the engine starts its threads, so that the workers start at once with
+    # everything imported; each task carries the (small) preparation.
+    with multiprocessing.get_context("fork").Pool(workers) as pool, \
+            ImageClassifier.create_from_options(options) as classifier:
+        prepare = classifier._preparation()
+        waiting: collections.deque = collections.deque()
+        for path in paths:
+            if len(waiting) >= workers * _IN_FLIGHT_PER_WORKER:
                 done_path, prepared = waiting.popleft()
                 yield _finish(classifier, done_path, prepared.get())
-            pool.close()  # all done: let the workers end (leaving early terminates them)
-            pool.join()
+            waiting.append((path, pool.apply_async(_prepare, (prepare, path, processing))))
+        while waiting:
+            done_path, prepared = waiting.popleft()
+            yield _finish(classifier, done_path, prepared.get())
+        pool.close()  # all done: let the workers end (leaving early terminates them)
+        pool.join()
