@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
+import ray
 from photo_folder import CORRUPT, make_test_folder
 
 from image_classifier import BaseOptions, ImageClassifierOptions
 from image_classifier.__main__ import main
 from image_classifier.batch import classify_paths, expand_paths
 from image_classifier.builtin_models import model_path
-
-ray = pytest.importorskip("ray")  # installed by the test extra; absent only outside it
 
 PHOTOS = 300
 

@@ -43,14 +43,14 @@ _IN_FLIGHT_PER_WORKER = 4
 
 def image_suffixes() -> frozenset[str]:
     """File extensions Pillow can open (.jpg, .png, .webp, ...): what a folder search keeps."""
-    PILImage.init()
-    return frozenset(suffix.lower() for suffix in PILImage.registered_extensions())
+    return frozenset(suffix.lower() for suffix, kind in PILImage.registered_extensions().items()
+                     if kind in PILImage.OPEN)  # not formats Pillow only writes (.pdf)
 
 
 def _folder_photos(folder: str, suffixes: frozenset[str]) -> list[str]:
     photos = []
     for parent, folders, files in os.walk(folder):
-        folders.sort()
+        folders[:] = sorted(name for name in folders if not name.startswith("."))  # no .cache/
         photos += [os.path.join(parent, name) for name in sorted(files)
                    if not name.startswith(".") and Path(name).suffix.lower() in suffixes]
     return photos

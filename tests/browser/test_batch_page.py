@@ -90,6 +90,11 @@ def test_a_folder_with_bad_files(app_page, folder):
         f"holiday/{CORRUPT}", f"holiday/{NOT_AN_IMAGE}"}
 
 
+def test_the_panel_is_kept_for_offline_use(app_page):
+    precache = app_page.evaluate("fetch('precache.json').then((r) => r.json())")["precache"]
+    assert "batch.mjs" in precache
+
+
 def test_dropped_photos_and_cancel(app_page, folder):
     photos = sorted(str(p) for p in folder.rglob("photo_*"))
     app_page.evaluate(
