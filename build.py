@@ -84,8 +84,9 @@ def test(args: argparse.Namespace) -> None:
 
 
 def classify(args: argparse.Namespace) -> None:
+    """The package's command line, in the caller's directory: paths are the user's."""
     setup()
-    result = subprocess.run([str(VENV_PYTHON), "-m", "image_classifier", *args.passthrough], cwd=ROOT)
+    result = subprocess.run([str(VENV_PYTHON), "-m", "image_classifier", *args.passthrough])
     sys.exit(result.returncode)
 
 
@@ -100,22 +101,28 @@ def fuzz(args: argparse.Namespace) -> None:
 
 BENCH_STAMP = VENV / ".bench-stamp"
 # In this order: native CPython, the live camera, ours against MediaPipe and LiteRT.js in the
-# browser, preprocessing implementations (native and in the worker), then the report
+# browser, preprocessing implementations (native and in the worker), start-up in a persistent
+# profile, batch throughput against MediaPipe's Python loop, then the report
 # (bench/results.json, bench/REPORT.md, bench/latency.png).
-BENCH_SCRIPTS = ["native.py", "live.py", "browser.py", "preprocess.py", "start.py", "report.py"]
-# Parts that run alone: `build.py bench start` (start-up in a persistent profile, ~5 minutes).
-BENCH_PARTS = {"start": ["start.py"]}
+BENCH_SCRIPTS = ["native.py", "live.py", "browser.py", "preprocess.py", "start.py",
+                 "throughput.py", "report.py"]
+# Parts that run only when named: the stage table alone (browser.py measures it too).
+BENCH_EXTRA = ["steady.py"]
 
 
 def bench(args: argparse.Namespace) -> None:
     """Measures speed against MediaPipe (never part of the tests); writes its report under
-    bench/ (about 20 minutes on 2 cores), or only one part of it."""
+    bench/ (about 25 minutes on 2 cores). Parts named (e.g. ``start``, ``throughput``) run
+    alone."""
     setup()
     if not BENCH_STAMP.exists() or BENCH_STAMP.read_text() != _setup_fingerprint():
         run(VENV_PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
             "-e", f"{ROOT}[test,bench]")
         BENCH_STAMP.write_text(_setup_fingerprint())
-    for script in BENCH_PARTS[args.part] if args.part else BENCH_SCRIPTS:
+    unknown = set(args.parts) - {script[:-3] for script in BENCH_SCRIPTS + BENCH_EXTRA}
+    if unknown:
+        sys.exit(f"bench: no part {', '.join(sorted(unknown))}")
+    for script in [f"{part}.py" for part in args.parts] or BENCH_SCRIPTS:
         run(VENV_PYTHON, ROOT / "bench" / script, cwd=ROOT)
 
 
@@ -145,7 +152,10 @@ def main() -> None:
         func=test
     )
     bench_parser = commands.add_parser("bench", help="measure speed, write bench/ reports")
-    bench_parser.add_argument("part", nargs="?", choices=sorted(BENCH_PARTS), help="only this part")
+    parts = [script[:-3] for script in BENCH_SCRIPTS + BENCH_EXTRA]
+    bench_parser.add_argument("parts", nargs="*", metavar="PART",
+                              help=f"run only these parts, of {', '.join(parts)} (default: all "
+                              "but steady)")
     bench_parser.set_defaults(func=bench)
     commands.add_parser(
         "soak", help="memory over long runs (--minutes 30 --photos 1000)", add_help=False

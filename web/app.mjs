@@ -6,6 +6,8 @@ import { ImageClassifier, loadRuntime, runtime } from './image-classifier.mjs';
 import { offlineModels, serviceWorker } from './offline.mjs';
 // The camera (LIVE_STREAM) and video file (VIDEO) panels.
 import { initLive, live } from './live.mjs';
+// The "Many photos" panel.
+import { initBatch } from './batch.mjs';
 
 const $ = (id) => document.getElementById(id);
 const form = $('options');
@@ -388,6 +390,15 @@ function drawModelView() {
 
 // --- classify and show -----------------------------------------------------------------------
 
+/** One image with the page's classifier, in the running mode the form names. */
+function classifyInMode(classifier, image, processing) {
+  if (optionValue('runningMode') === 'VIDEO') {
+    state.lastTimestamp = Math.max(state.lastTimestamp + 1, Math.round(performance.now()));
+    return classifier.classifyForVideo(image, state.lastTimestamp, processing);
+  }
+  return classifier.classify(image, processing);
+}
+
 async function classifyNow() {
   const { classifier, image } = state;
   if (!classifier || !image) return;
@@ -396,12 +407,7 @@ async function classifyNow() {
   const started = performance.now();
   let result;
   try {
-    if (optionValue('runningMode') === 'VIDEO') {
-      state.lastTimestamp = Math.max(state.lastTimestamp + 1, Math.round(performance.now()));
-      result = await classifier.classifyForVideo(image, state.lastTimestamp, processing);
-    } else {
-      result = await classifier.classify(image, processing);
-    }
+    result = await classifyInMode(classifier, image, processing);
   } catch (error) {
     $('categories').replaceChildren();
     const decoding = /decod|identify image/i.test(error.message);
@@ -495,3 +501,10 @@ async function start() {
 }
 initLive({ options: allOptions });
 window.app.ready = enqueue(start);
+window.app.batch = initBatch({
+  classify: async (photo) => {
+    await window.app.ready;
+    return classifyInMode(state.classifier, photo);
+  },
+  onError: showError,
+});

@@ -7,6 +7,7 @@ Pyodide; only the engine behind ``engines.load`` differs.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -234,14 +235,25 @@ class ImageClassifier(VisionTask):
         if not isinstance(image, Image):
             raise ValueError(f"Expected an image_classifier.Image, got {type(image).__name__}.")
         started = time.perf_counter()
-        tensor = preprocess.input_tensor(
-            image.rgb_view(),
-            self._input,
-            self._metadata.input.layout,
-            self._input_normalization,
-            processing,
+        tensor = self._preparation()(image.rgb_view(), processing=processing)
+        preprocess_ms = (time.perf_counter() - started) * 1e3
+        return self._classify_tensor(tensor, timestamp_ms, preprocess_ms)
+
+    def _preparation(self) -> functools.partial:
+        """The half of a classify that needs no engine: (RGB pixels, processing=) → the input
+        tensor. Picklable, so that ``batch`` runs it in worker processes."""
+        return functools.partial(
+            preprocess.input_tensor,
+            input_details=self._input,
+            layout=self._metadata.input.layout,
+            normalization=self._input_normalization,
         )
-        preprocessed = time.perf_counter()
+
+    def _classify_tensor(
+        self, tensor: np.ndarray, timestamp_ms: int, preprocess_ms: float
+    ) -> ClassificationResult:
+        """The other half: the engine and post-processing of a prepared input tensor."""
+        started = time.perf_counter()
         with self._engine_lock:
             self._interpreter.set_tensor(self._input["index"], tensor)
             self._interpreter.invoke()
@@ -258,8 +270,8 @@ class ImageClassifier(VisionTask):
         ]
         finished = time.perf_counter()
         self.last_timings_ms = {
-            "preprocess": (preprocessed - started) * 1e3,
-            "inference": (inferred - preprocessed) * 1e3,
+            "preprocess": preprocess_ms,
+            "inference": (inferred - started) * 1e3,
             "postprocess": (finished - inferred) * 1e3,
         }
         return ClassificationResult(classifications=classifications, timestamp_ms=timestamp_ms)
