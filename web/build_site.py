@@ -159,26 +159,25 @@ def launch_chromium(playwright, *flags: str, webgpu: bool = False):
     return playwright.chromium.launch(
         executable_path=str(CHROMIUM), args=chromium_args(*flags, webgpu=webgpu)
     )
-_NPM_STAMP = NODE_MODULES / ".npm-ci-stamp"
-
-
-def ensure_node_modules() -> None:
-    """``npm ci`` in web/ when node_modules/ does not match package-lock.json."""
-    lock = _require(WEB / "package-lock.json", "web/package-lock.json is part of the repository")
+def ensure_node_modules(folder: Path = WEB) -> None:
+    """``npm ci`` in ``folder`` (web/: the runtime) when its node_modules/ does not match its
+    package-lock.json."""
+    lock = _require(folder / "package-lock.json", "package-lock.json is part of the repository")
     digest = _sha256(lock.read_bytes())
-    if _NPM_STAMP.exists() and _NPM_STAMP.read_text() == digest:
+    stamp = folder / "node_modules" / ".npm-ci-stamp"
+    if stamp.exists() and stamp.read_text() == digest:
         return
     npm = shutil.which("npm")
     if npm is None:
         raise BuildError("npm is missing: install Node.js (Debian: apt-get install -y nodejs npm)")
-    print("Installing the web runtime from npm (npm ci in web/) ...", flush=True)
+    print(f"Installing from npm (npm ci in {folder.name}/) ...", flush=True)
     # --ignore-scripts: the files are used as they are shipped; no install script runs.
     subprocess.run(
         [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=WEB,
+        cwd=folder,
         check=True,
     )
-    _NPM_STAMP.write_text(digest)
+    stamp.write_text(digest)
 
 
 def ensure_chromium() -> None:
@@ -373,6 +372,13 @@ def _build_litert(site: Path) -> None:
         _copy(_require(wasm / name, "LiteRT.js changed its file names"), out / "wasm" / name)
 
 
+def build_runtime(folder: Path, python: str = sys.executable) -> None:
+    """What the worker loads beside it: pyodide/, ort/, litert/ (the site's, the npm package's)."""
+    _build_pyodide(folder, python)
+    _build_ort(folder)
+    _build_litert(folder)
+
+
 def _build_models(site: Path) -> None:
     out = site / "models"
     out.mkdir(parents=True, exist_ok=True)
@@ -444,9 +450,7 @@ def build(site: Path = DEFAULT_SITE, python: str = sys.executable, web: Path = W
     _produced.clear()
     _produced.add(marker)
     _build_app(site, web)
-    _build_pyodide(site, python)
-    _build_ort(site)
-    _build_litert(site)
+    build_runtime(site, python)
     _build_models(site)
     _build_offline(site, web)
     # The folder holds exactly this build: files of older builds (or put there by hand) go.

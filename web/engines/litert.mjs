@@ -20,7 +20,9 @@ function importClassicScript(url) {
   request.open('GET', url, false);
   request.send();
   if (request.status !== 200) throw new Error(`Unable to load ${url}: HTTP ${request.status}`);
-  self.Module.mainScriptUrlOrBlob = url; // what its threads (classic workers) load
+  // What its threads (classic workers) load: a Blob, as a worker's script must be of the page's
+  // origin and the runtime may be served from another (a CDN).
+  self.Module.mainScriptUrlOrBlob = new Blob([request.responseText], { type: 'text/javascript' });
   (0, eval)(request.responseText);
 }
 
