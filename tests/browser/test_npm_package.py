@@ -154,6 +154,7 @@ def test_runtime_from_another_origin(browser, vite_app, servers):
     runtime = status["status"]
     assert runtime["crossOriginIsolated"] is True
     assert status["engine"]["threads"] == min(4, runtime["hardwareConcurrency"]) > 1
+    assert status["engine"]["threadWorkers"] > 1  # LiteRT.js started its threads from a Blob
     assert cdn_origin + "/worker.mjs" in requests
     assert cdn_origin + "/pyodide/pyodide.asm.wasm" in requests
     assert not [url for url in requests if url.startswith(page_origin + "/image-classifier/")]
