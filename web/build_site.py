@@ -22,6 +22,7 @@ Site layout::
     pyodide/   pyodide.mjs pyodide.asm.{js,wasm} python_stdlib.zip pyodide-lock.json *.whl
     ort/       ort.wasm.min.mjs ort-wasm-simd-threaded.{mjs,wasm} (+ the webgpu bundle)
     models/    *.onnx, *.tflite, index.json (name, format, size: the page's model picker)
+    samples/   the page's sample photos (SAMPLE_PHOTOS, from tests/images)
 """
 
 from __future__ import annotations
@@ -397,6 +398,16 @@ def _build_models(site: Path) -> None:
     _write(out / "index.json", json.dumps(index, indent=1).encode())
 
 
+# The page's sample photos: test photos free to redistribute (CC0 or public domain, see
+# tests/images/SOURCES.md), served under samples/ as they are.
+SAMPLE_PHOTOS = ["chelsea.png", "coffee.png", "rocket.jpg", "grace_hopper.jpg"]
+
+
+def _build_samples(site: Path) -> None:
+    for name in SAMPLE_PHOTOS:
+        _copy(ROOT / "tests" / "images" / name, site / "samples" / name)
+
+
 def _build_app(site: Path, web: Path = WEB) -> None:
     """Copies the app's own files from ``web``, and draws the PNG icons from its icon.svg."""
     for src in sorted(web.rglob("*")):
@@ -419,6 +430,7 @@ OFFLINE_ON_DEMAND = (
     "ort/ort.webgpu.",
     "ort/ort-wasm-simd-threaded.asyncify.",
     "litert/wasm/litert_wasm_compat_",
+    "samples/",
 )
 OFFLINE_NEVER = {".site-build", "sw.js", "precache.json"}
 
@@ -452,6 +464,7 @@ def build(site: Path = DEFAULT_SITE, python: str = sys.executable, web: Path = W
     _build_app(site, web)
     build_runtime(site, python)
     _build_models(site)
+    _build_samples(site)
     _build_offline(site, web)
     # The folder holds exactly this build: files of older builds (or put there by hand) go.
     for path in sorted(site.rglob("*"), reverse=True):
