@@ -116,7 +116,7 @@ class WorkerClient {
 let client;
 /** The page's one worker, started from the fileset's folder (default: this module's). */
 function worker(fileset) {
-  const url = fileset?.wasmLoaderPath ?? new URL(WORKER_FILE, MODULE_URL).href;
+  const url = fileset ? absolute(fileset.wasmLoaderPath) : new URL(WORKER_FILE, MODULE_URL).href;
   client ??= new WorkerClient(url);
   if (fileset && client.workerUrl !== url) {
     throw new Error(`The runtime is already loaded from ${client.workerUrl}: a page has one runtime.`);
@@ -131,7 +131,7 @@ const isFileset = (value) => value && (value.wasmLoaderPath !== undefined || val
  *  times, memory (bytes of the WebAssembly heaps: pyodideWasm, engineWasm).
  *  Option: numThreads, the WebAssembly threads of the engines (default: the cores, at
  *  most 4); only before the first model loads. */
-export function loadRuntime(filesetOrOptions, maybeOptions) {
+export async function loadRuntime(filesetOrOptions, maybeOptions) {
   const fileset = isFileset(filesetOrOptions) ? filesetOrOptions : undefined;
   const options = (fileset ? maybeOptions : filesetOrOptions) ?? {};
   return worker(fileset).call('status', { numThreads: options.numThreads });

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from .support import IMAGES, ROOT, build_site, cpython_result, same_result
+from .support import IMAGES, ROOT, TEST_DOCUMENT, build_site, cpython_result, same_result
 
 sys.path.insert(0, str(ROOT / "npm"))
 import build_package  # noqa: E402  (npm/build_package.py)
@@ -177,3 +177,32 @@ def test_types_check_the_whole_api(vite_app):
                    "--target", "es2022", wrong.name, cwd=APP)
     assert failed.returncode != 0
     assert "Property 'classifications' does not exist on type 'Promise<ImageClassifierResult>'" in failed.stdout
+
+
+def test_runtime_location_errors(api_page, browser, server):
+    """A page has one runtime: another fileset is refused, saying where it runs. A fileset
+    naming a folder without the runtime fails with a message saying what to check."""
+    error = api_page.evaluate(
+        """async () => {
+            const elsewhere = await api.FilesetResolver.forVisionTasks('/elsewhere');
+            return api.loadRuntime(elsewhere).then(() => null, (e) => e.message);
+        }"""
+    )
+    assert error == f"The runtime is already loaded from {server}/worker.mjs: a page has one runtime."
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(server + TEST_DOCUMENT)
+        page.wait_for_function("window.testReady === true")
+        error = page.evaluate(
+            """async () => {
+                const fileset = await api.FilesetResolver.forVisionTasks('/elsewhere/');
+                return api.loadRuntime(fileset).then(() => null, (e) => e.message);
+            }"""
+        )
+    finally:
+        context.close()
+    assert error == (
+        "The classifier worker failed: it could not start (are the runtime files served beside "
+        f"{server}/elsewhere/worker.mjs?)"
+    )
