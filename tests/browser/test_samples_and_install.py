@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 import tempfile
 
-from .support import IMAGES, build_site, cpython_result, page_results, wait_for_app, wait_idle
+from .support import (
+    IMAGES,
+    build_site,
+    classify_on_page,
+    cpython_result,
+    page_results,
+    wait_for_app,
+    wait_idle,
+)
 
 
 def test_samples_are_redistributable_test_photos():
@@ -18,19 +26,19 @@ def test_samples_are_redistributable_test_photos():
 
 
 def test_a_sample_is_one_click_from_a_result(app_page):
-    buttons = app_page.locator("[data-sample]")
-    assert buttons.count() == len(build_site.SAMPLE_PHOTOS)
+    """A click on a sample shows what the same photo chosen as a file shows, and CPython's
+    top category (the page's model may be any: the engines' own agreement is tested elsewhere)."""
+    assert app_page.locator("[data-sample]").count() == len(build_site.SAMPLE_PHOTOS)
     runs = app_page.evaluate("window.app.state.runs")
     app_page.get_by_role("button", name="Cat").click()
     app_page.wait_for_function("(runs) => window.app.state.runs > runs", arg=runs, timeout=60_000)
     wait_idle(app_page)
     assert app_page.locator("#image-info").inner_text().startswith("chelsea.png")
-    shown = page_results(app_page)
+    clicked = [tuple(shown) for shown in page_results(app_page)]
+    assert clicked and clicked == classify_on_page(app_page, "chelsea.png")
     model = app_page.evaluate("document.getElementById('model').value").split("/")[-1]
-    want = cpython_result(model, "chelsea.png", {"maxResults": len(shown)})
-    expected = [(c["index"], c["score"]) for c in want["classifications"][0]["categories"]]
-    assert [i for i, _ in shown] == [i for i, _ in expected]
-    assert max(abs(a - b) for (_, a), (_, b) in zip(shown, expected)) < 1e-4
+    want = cpython_result(model, "chelsea.png", {"maxResults": 1})
+    assert clicked[0][0] == want["classifications"][0]["categories"][0]["index"]
 
 
 def test_install_hidden_when_not_offered(app_page):
