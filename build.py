@@ -22,6 +22,8 @@ SETUP_STAMP = VENV / ".setup-stamp"
 SETUP_INPUTS = [ROOT / "pyproject.toml", ROOT / "build.py"]
 
 sys.path.insert(0, str(ROOT / "web"))
+sys.path.insert(0, str(ROOT / "npm"))
+import build_package  # noqa: E402  (npm/build_package.py: the npm package)
 import build_site  # noqa: E402  (web/build_site.py: the static site, its set-up and server)
 
 
@@ -54,6 +56,7 @@ def setup(force: bool = False) -> None:
 def _setup_web() -> None:
     try:
         build_site.ensure_node_modules()
+        build_site.ensure_node_modules(build_package.NPM)  # Vite and TypeScript, for its tests
         build_site.ensure_chromium()
     except build_site.BuildError as error:
         sys.exit(f"setup failed: {error}")
@@ -70,6 +73,12 @@ def serve(args: argparse.Namespace) -> None:
         build_site.serve(site, args.port)
     except build_site.PortInUse as error:
         sys.exit(f"serve failed: {error}")
+
+
+def package(args: argparse.Namespace) -> None:
+    """Builds the npm package tarball (build/npm/): the JS API, its types, the runtime files."""
+    setup()
+    print(build_package.build(python=str(VENV_PYTHON), model=not args.no_model))
 
 
 def models(_args: argparse.Namespace) -> None:
@@ -148,6 +157,11 @@ def main() -> None:
     )
     serve_parser.add_argument("--port", type=int, default=8000, help="default: 8000")
     serve_parser.set_defaults(func=serve)
+    package_parser = commands.add_parser(
+        "package", help="build the npm package tarball into build/npm/"
+    )
+    package_parser.add_argument("--no-model", action="store_true", help="leave the default model out")
+    package_parser.set_defaults(func=package)
     commands.add_parser("test", help="run all tests (arguments go to pytest)").set_defaults(
         func=test
     )

@@ -249,6 +249,15 @@ $('file').addEventListener('change', (event) => {
   event.target.value = '';
 });
 
+// Sample photos (index.html, copied from tests/images by build_site.py): one click classifies one.
+for (const button of document.querySelectorAll('[data-sample]')) {
+  button.addEventListener('click', async () => {
+    const response = await fetch(button.dataset.sample).catch((error) => ({ ok: false, statusText: error.message }));
+    if (!response.ok) showMessage(`Unable to load the sample photo: ${response.status ?? ''} ${response.statusText}`.trim());
+    else setImage(await response.blob(), button.dataset.sample.split('/').pop());
+  });
+}
+
 const drop = $('drop');
 drop.addEventListener('keydown', (event) => {
   if (event.key === 'Enter' || event.key === ' ') {

@@ -22,6 +22,7 @@ Site layout::
     pyodide/   pyodide.mjs pyodide.asm.{js,wasm} python_stdlib.zip pyodide-lock.json *.whl
     ort/       ort.wasm.min.mjs ort-wasm-simd-threaded.{mjs,wasm} (+ the webgpu bundle)
     models/    *.onnx, *.tflite, index.json (name, format, size: the page's model picker)
+    samples/   the page's sample photos (SAMPLE_PHOTOS, from tests/images)
 """
 
 from __future__ import annotations
@@ -141,26 +142,25 @@ def launch_chromium(playwright, *flags: str, webgpu: bool = False):
     return playwright.chromium.launch(
         executable_path=str(CHROMIUM), args=chromium_args(*flags, webgpu=webgpu)
     )
-_NPM_STAMP = NODE_MODULES / ".npm-ci-stamp"
-
-
-def ensure_node_modules() -> None:
-    """``npm ci`` in web/ when node_modules/ does not match package-lock.json."""
-    lock = _require(WEB / "package-lock.json", "web/package-lock.json is part of the repository")
+def ensure_node_modules(folder: Path = WEB) -> None:
+    """``npm ci`` in ``folder`` (web/: the runtime) when its node_modules/ does not match its
+    package-lock.json."""
+    lock = _require(folder / "package-lock.json", "package-lock.json is part of the repository")
     digest = _sha256(lock.read_bytes())
-    if _NPM_STAMP.exists() and _NPM_STAMP.read_text() == digest:
+    stamp = folder / "node_modules" / ".npm-ci-stamp"
+    if stamp.exists() and stamp.read_text() == digest:
         return
     npm = shutil.which("npm")
     if npm is None:
         raise BuildError("npm is missing: install Node.js (Debian: apt-get install -y nodejs npm)")
-    print("Installing the web runtime from npm (npm ci in web/) ...", flush=True)
+    print(f"Installing from npm (npm ci in {folder.name}/) ...", flush=True)
     # --ignore-scripts: the files are used as they are shipped; no install script runs.
     subprocess.run(
         [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=WEB,
+        cwd=folder,
         check=True,
     )
-    _NPM_STAMP.write_text(digest)
+    stamp.write_text(digest)
 
 
 def ensure_chromium() -> None:
@@ -355,6 +355,13 @@ def _build_litert(site: Path) -> None:
         _copy(_require(wasm / name, "LiteRT.js changed its file names"), out / "wasm" / name)
 
 
+def build_runtime(folder: Path, python: str = sys.executable) -> None:
+    """What the worker loads beside it: pyodide/, ort/, litert/ (the site's, the npm package's)."""
+    _build_pyodide(folder, python)
+    _build_ort(folder)
+    _build_litert(folder)
+
+
 def _build_models(site: Path) -> None:
     out = site / "models"
     out.mkdir(parents=True, exist_ok=True)
@@ -371,6 +378,16 @@ def _build_models(site: Path) -> None:
         for m in models
     ]
     _write(out / "index.json", json.dumps(index, indent=1).encode())
+
+
+# The page's sample photos: test photos free to redistribute (CC0 or public domain, see
+# tests/images/SOURCES.md), served under samples/ as they are.
+SAMPLE_PHOTOS = ["chelsea.png", "coffee.png", "rocket.jpg", "grace_hopper.jpg"]
+
+
+def _build_samples(site: Path) -> None:
+    for name in SAMPLE_PHOTOS:
+        _copy(ROOT / "tests" / "images" / name, site / "samples" / name)
 
 
 def _build_app(site: Path, web: Path = WEB) -> None:
@@ -409,6 +426,7 @@ OFFLINE_ON_DEMAND = (
     "ort/",
     "litert/wasm/litert_wasm_compat_",
     "litert/wasm/litert_wasm_internal.",
+    "samples/",
 )
 # Kept with a model of that format: the engine that runs it (its WASM bundle).
 OFFLINE_WITH_MODEL = {".onnx": [f"ort/{name}" for name in ORT_FILES[:3]]}
@@ -452,11 +470,10 @@ def build(site: Path = DEFAULT_SITE, python: str = sys.executable, web: Path = W
     _produced.clear()
     _produced.add(marker)
     _build_app(site, web)
-    _build_pyodide(site, python)
-    _build_ort(site)
-    _build_litert(site)
+    build_runtime(site, python)
     _build_models(site)
     _build_snapshot(site, python)
+    _build_samples(site)
     _build_offline(site, web)
     # The folder holds exactly this build: files of older builds (or put there by hand) go.
     for path in sorted(site.rglob("*"), reverse=True):

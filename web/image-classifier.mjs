@@ -38,15 +38,48 @@
 
 import { checkPixels } from './image-limits.mjs';
 
-const WORKER_URL = new URL('./worker.mjs', import.meta.url);
-const RELAY_URL = new URL('./frame-relay.mjs', import.meta.url);
+// The runtime files (worker.mjs, pyodide/, engines/, litert/, ort/) are served from one folder:
+// by default this module's own, or the one FilesetResolver.forVisionTasks(url) names. Their
+// URLs are made from variables, not from literals beside import.meta.url, so that bundlers leave
+// them alone (they would copy a worker without its runtime). A folder on another origin (a CDN)
+// must send CORS headers (Access-Control-Allow-Origin; Cross-Origin-Resource-Policy: cross-origin).
+const MODULE_URL = import.meta.url;
+const WORKER_FILE = 'worker.mjs';
+const RELAY_FILE = 'frame-relay.mjs';
+
+/** A module worker for a runtime file: a worker's script must be of the page's origin, so one
+ *  on another origin is imported by a same-origin blob: module (imports may cross origins). */
+function startWorker(url, name) {
+  const { href, origin } = new URL(url);
+  if (origin === globalThis.location.origin) return new Worker(href, { type: 'module', name });
+  const shim = new Blob([`import ${JSON.stringify(href)};`], { type: 'text/javascript' });
+  return new Worker(URL.createObjectURL(shim), { type: 'module', name });
+}
+
+/** Where the runtime files are, as MediaPipe's WasmFileset: FilesetResolver.forVisionTasks
+ *  (basePath) makes one ({wasmLoaderPath: basePath/worker.mjs, wasmBinaryPath: Pyodide's wasm}),
+ *  and the create* methods and loadRuntime take it first. */
+export class FilesetResolver {
+  static async forVisionTasks(basePath) {
+    const base = basePath === undefined ? new URL('.', MODULE_URL) : new URL(String(basePath).replace(/\/?$/, '/'), absolute('.'));
+    return { wasmLoaderPath: new URL(WORKER_FILE, base).href, wasmBinaryPath: new URL('pyodide/pyodide.asm.wasm', base).href };
+  }
+}
 
 /** Runtime loading progress: 'progress' events with detail {stage, fraction, message}. */
 export const runtime = new EventTarget();
 
 class WorkerClient {
-  constructor() {
-    this.worker = new Worker(WORKER_URL, { type: 'module', name: 'image-classifier' });
+  constructor(workerUrl) {
+    this.workerUrl = workerUrl;
+    this.worker = startWorker(workerUrl, 'image-classifier');
+    if (!globalThis.crossOriginIsolated) {
+      console.info(
+        'image-classifier: this page is not cross-origin isolated, so the engines run on one thread. ' +
+          'For threads, serve the page with Cross-Origin-Opener-Policy: same-origin and ' +
+          'Cross-Origin-Embedder-Policy: require-corp.',
+      );
+    }
     this.pending = new Map();
     this.nextId = 1;
     this.liveListeners = new Map(); // classifier handle -> its live-message handler
@@ -71,7 +104,8 @@ class WorkerClient {
       else request.reject(Object.assign(new Error(data.error.message), { type: data.error.name }));
     };
     this.worker.onerror = (event) => {
-      const error = new Error(`The classifier worker failed: ${event.message || 'it could not start'}`);
+      const why = event.message || `it could not start (are the runtime files served beside ${this.workerUrl}?)`;
+      const error = new Error(`The classifier worker failed: ${why}`);
       for (const request of this.pending.values()) request.reject(error);
       this.pending.clear();
     };
@@ -101,27 +135,37 @@ class WorkerClient {
 
 let client;
 let runtimeOptions = {};
-function worker() {
+let runtimeUrl; // the worker's script: the first fileset's (or this module's folder), kept for restarts
+/** The page's one worker, started from the fileset's folder (default: this module's); after a
+ *  crash (WorkerClient.#fail) a new one from the same place. */
+function worker(fileset) {
+  const url = fileset ? absolute(fileset.wasmLoaderPath) : (runtimeUrl ?? new URL(WORKER_FILE, MODULE_URL).href);
+  if (runtimeUrl && url !== runtimeUrl) {
+    throw new Error(`The runtime is already loaded from ${runtimeUrl}: a page has one runtime.`);
+  }
+  runtimeUrl = url;
   if (!client) {
-    client = new WorkerClient();
+    client = new WorkerClient(url);
     if (runtimeOptions.numThreads) client.call('status', runtimeOptions).catch(() => {});
   }
   return client;
 }
 
-/** Starts loading Python and the packages now (createFromOptions does it too). Resolves to
- *  the runtime's status: crossOriginIsolated, threads, JSPI, boot times, snapshot ({used,
- *  note}: whether Python started from its memory snapshot, else why not), memory (bytes of
- *  the WebAssembly heaps: pyodideWasm, engineWasm).
+const isFileset = (value) => value && (value.wasmLoaderPath !== undefined || value.wasmBinaryPath !== undefined);
+
+/** Starts loading Python and the packages now (createFromOptions does it too); a fileset may
+ *  come first. Resolves to the runtime's status: crossOriginIsolated, threads, JSPI, boot
+ *  times, snapshot ({used, note}: whether Python started from its memory snapshot, else why
+ *  not), memory (bytes of the WebAssembly heaps: pyodideWasm, engineWasm).
  *  Option: numThreads, the WebAssembly threads of the engines (default: the cores, at
  *  most 4); only before the first model loads. */
-export function loadRuntime(options = {}) {
-  const current = worker();
+export async function loadRuntime(filesetOrOptions, maybeOptions) {
+  const fileset = isFileset(filesetOrOptions) ? filesetOrOptions : undefined;
+  const options = (fileset ? maybeOptions : filesetOrOptions) ?? {};
+  const current = worker(fileset);
   if (options.numThreads) runtimeOptions = { numThreads: options.numThreads }; // for a new worker too
   return current.call('status', { numThreads: options.numThreads });
 }
-
-const isFileset = (value) => value && (value.wasmLoaderPath !== undefined || value.wasmBinaryPath !== undefined);
 
 function absolute(path) {
   return new URL(path, globalThis.document?.baseURI ?? globalThis.location.href).href;
@@ -275,12 +319,13 @@ export class ImageClassifier {
   }
 
   /**
-   * Creates a classifier. As in MediaPipe, a WasmFileset may come first (it is ignored: the
-   * runtime is served with this module).
+   * Creates a classifier. As in MediaPipe, a WasmFileset may come first: where the runtime
+   * files are (FilesetResolver.forVisionTasks); without one, beside this module.
    */
   static async createFromOptions(filesetOrOptions, maybeOptions) {
-    const options = isFileset(filesetOrOptions) ? maybeOptions : filesetOrOptions;
-    const client = worker();
+    const fileset = isFileset(filesetOrOptions) ? filesetOrOptions : undefined;
+    const options = fileset ? maybeOptions : filesetOrOptions;
+    const client = worker(fileset);
     const [sent, resultCallback] = splitCallback(options ?? {});
     const created = forWorker(sent);
     const reply = await client.call('create', { options: created });
@@ -288,13 +333,13 @@ export class ImageClassifier {
   }
 
   static createFromModelPath(filesetOrPath, maybePath) {
-    const path = isFileset(filesetOrPath) ? maybePath : filesetOrPath;
-    return ImageClassifier.createFromOptions({ baseOptions: { modelAssetPath: path } });
+    if (!isFileset(filesetOrPath)) return ImageClassifier.createFromOptions({ baseOptions: { modelAssetPath: filesetOrPath } });
+    return ImageClassifier.createFromOptions(filesetOrPath, { baseOptions: { modelAssetPath: maybePath } });
   }
 
   static createFromModelBuffer(filesetOrBuffer, maybeBuffer) {
-    const buffer = isFileset(filesetOrBuffer) ? maybeBuffer : filesetOrBuffer;
-    return ImageClassifier.createFromOptions({ baseOptions: { modelAssetBuffer: buffer } });
+    if (!isFileset(filesetOrBuffer)) return ImageClassifier.createFromOptions({ baseOptions: { modelAssetBuffer: filesetOrBuffer } });
+    return ImageClassifier.createFromOptions(filesetOrBuffer, { baseOptions: { modelAssetBuffer: maybeBuffer } });
   }
 
   /** Changes the named options; an option set to undefined goes back to its default. */
@@ -371,7 +416,7 @@ export class ImageClassifier {
       // The stream goes to frame-relay.mjs, which reads it without pause (a camera discards
       // frames that are not read promptly) and sends the frames to the classifier worker.
       const { readable } = new MediaStreamTrackProcessor({ track, maxBufferSize: STREAM_BUFFER });
-      const relay = new Worker(RELAY_URL, { type: 'module', name: 'frame-relay' });
+      const relay = startWorker(new URL(RELAY_FILE, this.#client.workerUrl), 'frame-relay');
       const { port1, port2 } = new MessageChannel();
       relay.postMessage({ readable, port: port1 }, [readable, port1]);
       this.#client

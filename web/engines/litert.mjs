@@ -20,7 +20,10 @@ function importClassicScript(url) {
   request.open('GET', url, false);
   request.send();
   if (request.status !== 200) throw new Error(`Unable to load ${url}: HTTP ${request.status}`);
-  self.Module.mainScriptUrlOrBlob = url; // what its threads (classic workers) load
+  // What its threads (classic workers) load: the script, or a Blob of it when it is served from
+  // another origin (a CDN), as a worker's script must be of the page's origin.
+  const sameOrigin = new URL(url).origin === self.location.origin;
+  self.Module.mainScriptUrlOrBlob = sameOrigin ? url : new Blob([request.responseText], { type: 'text/javascript' });
   (0, eval)(request.responseText);
 }
 
