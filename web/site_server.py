@@ -77,6 +77,7 @@ class SiteRequestHandler(http.server.SimpleHTTPRequestHandler):
     timeout = SLOW_CLIENT_TIMEOUT_S
     quiet = False
     isolation = True
+    own_policy = True
     mounts: dict[str, str] = {}
 
     def version_string(self) -> str:
@@ -87,8 +88,10 @@ class SiteRequestHandler(http.server.SimpleHTTPRequestHandler):
             for name, value in ISOLATION_HEADERS.items():
                 self.send_header(name, value)
         for name, value in SECURITY_HEADERS.items():
-            if name != "Content-Security-Policy" or not self.path.startswith(tuple(self.mounts)):
-                self.send_header(name, value)  # mounted test and bench pages have inline scripts
+            if name != "Content-Security-Policy" or (
+                self.own_policy and not self.path.startswith(tuple(self.mounts))
+            ):  # mounted test and bench pages have inline scripts
+                self.send_header(name, value)
         # Revalidate every time: a rebuilt site is picked up on reload.
         self.send_header("Cache-Control", "no-cache")
         super().end_headers()
@@ -128,16 +131,20 @@ def make_server(
     quiet: bool = False,
     mounts: dict[str, Path] | None = None,
     isolation: bool = True,
+    own_policy: bool = True,
 ) -> http.server.ThreadingHTTPServer:
     """A threading HTTP server for ``site`` (port 0 picks a free port); ``mounts`` maps URL
     prefixes ('/__tests__/') to other folders (the tests serve their own files this way);
-    ``isolation=False`` leaves out the COOP/COEP/CORP headers, as a plain static host does."""
+    ``isolation=False`` leaves out the COOP/COEP/CORP headers, as a plain static host does;
+    ``own_policy=False`` leaves out this site's Content-Security-Policy, for pages that are not
+    ours (an app built with the npm package, whose runtime may come from another origin)."""
     handler = type(
         "Handler",
         (SiteRequestHandler,),
         {
             "quiet": quiet,
             "isolation": isolation,
+            "own_policy": own_policy,
             "mounts": {k: str(v) for k, v in (mounts or {}).items()},
         },
     )

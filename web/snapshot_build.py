@@ -167,6 +167,7 @@ def _make(site: Path, out: Path) -> None:
     import threading
 
     import build_site
+    import site_server
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as mount:
@@ -174,7 +175,7 @@ def _make(site: Path, out: Path) -> None:
         shutil.copy(WEB / "snapshot-maker.mjs", mount)
         handler = type(
             "Handler",
-            (_UploadHandler, build_site.SiteRequestHandler),
+            (_UploadHandler, site_server.SiteRequestHandler),
             {"quiet": True, "out": out, "mounts": {"/__snapshot__/": mount}},
         )
         server = http.server.ThreadingHTTPServer(

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from .support import MODELS, ROOT, build_site
+from .support import MODELS, ROOT, browser_decoded, build_site
 
 sys.path.insert(0, str(ROOT / "tests"))
 from photo_folder import CORRUPT, NOT_AN_IMAGE, make_test_folder  # noqa: E402
@@ -25,11 +25,11 @@ def folder(tmp_path_factory):
 
 
 def cpython_top(path) -> list[tuple[str, float]]:
-    from image_classifier import Image, ImageClassifier
+    from image_classifier import ImageClassifier
 
     model = str(MODELS / build_site.DEFAULT_MODEL)
     with ImageClassifier.create_from_model_path(model) as classifier:
-        result = classifier.classify(Image.create_from_file(path))
+        result = classifier.classify(browser_decoded(path))  # JPEGs as the browser decodes them
     return [(c.category_name, c.score) for c in result.classifications[0].categories[:5]]
 
 

@@ -25,6 +25,7 @@ from .support import IMAGES, ROOT, TEST_DOCUMENT, build_site, cpython_result, sa
 
 sys.path.insert(0, str(ROOT / "npm"))
 import build_package  # noqa: E402  (npm/build_package.py)
+import site_server  # noqa: E402  (web/site_server.py, on the path through support)
 
 TOOLS = build_package.NPM / "node_modules"
 APP = build_package.OUT / "app"
@@ -68,7 +69,7 @@ def vite_app() -> Path:
     return APP / "dist"
 
 
-class _CdnHandler(build_site.SiteRequestHandler):
+class _CdnHandler(site_server.SiteRequestHandler):
     """A CDN: files any origin may load (CORS), also into cross-origin isolated pages (CORP)."""
 
     quiet = True
@@ -127,7 +128,8 @@ def _expected() -> dict:
 def test_vite_app_on_a_plain_static_host(browser, vite_app, servers):
     """The bundled app and the copied runtime files on a host without COOP/COEP: CPython's
     result, on one thread, with the console saying why."""
-    origin = servers(build_site.make_server(vite_app, 0, quiet=True, isolation=False))
+    origin = servers(build_site.make_server(vite_app, 0, quiet=True, isolation=False,
+                                            own_policy=False))
     status, result, console, requests = _classify_in_app(browser, origin + "/")
     same_result(result, _expected(), tolerance=1e-5)
     assert status["status"]["crossOriginIsolated"] is False
@@ -141,7 +143,7 @@ def test_vite_app_on_a_plain_static_host(browser, vite_app, servers):
 def test_runtime_from_another_origin(browser, vite_app, servers):
     """The page isolated (COOP/COEP) on one origin, the runtime files on a CDN-like other
     origin (CORS + CORP): CPython's result, with the engine's threads."""
-    page_origin = servers(build_site.make_server(vite_app, 0, quiet=True))
+    page_origin = servers(build_site.make_server(vite_app, 0, quiet=True, own_policy=False))
     cdn_origin = servers(
         http.server.ThreadingHTTPServer(
             ("127.0.0.1", 0), functools.partial(_CdnHandler, directory=str(PACKAGE))
