@@ -134,6 +134,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30.0, help="of LIVE_STREAM (0: none)")
     parser.add_argument("--every", type=float, default=30.0, help="seconds between samples")
     parser.add_argument("--photos", type=int, default=1000, help="through the page (0: none)")
+    parser.add_argument("--out", default="soak.json", help="file under bench/ for the samples")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -154,7 +155,7 @@ def main() -> None:
                 ok &= report(f"The page, {args.photos} photos", results["page"])
         finally:
             browser.close()
-    out = harness.BENCH / "soak.json"
+    out = harness.BENCH / args.out
     out.write_text(json.dumps(results, indent=1))
     print(f"written: {out.relative_to(harness.ROOT)}")
     raise SystemExit(0 if ok else 1)
