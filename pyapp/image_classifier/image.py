@@ -30,6 +30,20 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 _ORIENTATION_TAG = 0x0112
 
 
+class ImageTooLarge(ValueError):
+    """An image beyond this package's limits: a refusal, never a decoding failure that another
+    decoder (the browser's) may retry."""
+
+
+def check_pixels(width: int, height: int) -> None:
+    """Raises ImageTooLarge for an image of more than ``MAX_PIXELS`` pixels."""
+    if width * height > MAX_PIXELS:
+        raise ImageTooLarge(
+            f"Image is too large: {width}x{height} pixels "
+            f"(the limit is {MAX_PIXELS // 1_000_000} megapixels)."
+        )
+
+
 class ImageFormat(enum.IntEnum):
     """Pixel formats, with MediaPipe's names and values (equal to their ints, as there)."""
 
@@ -131,7 +145,7 @@ class Image:
         if not stat.S_ISREG(status.st_mode):
             raise ValueError(f"Image decoding failed: {file_name} is not a regular file.")
         if status.st_size > MAX_FILE_BYTES:
-            raise ValueError(
+            raise ImageTooLarge(
                 f"Image is too large: the file has {status.st_size} bytes "
                 f"(the limit is {MAX_FILE_BYTES // 2**20} MB)."
             )
@@ -144,17 +158,13 @@ class Image:
         if not encoded:
             raise ValueError("Image decoding failed: the data is empty.")
         if len(encoded) > MAX_FILE_BYTES:
-            raise ValueError(f"Image is too large: more than {MAX_FILE_BYTES // 2**20} MB.")
+            raise ImageTooLarge(f"Image is too large: more than {MAX_FILE_BYTES // 2**20} MB.")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", PILImage.DecompressionBombWarning)
                 with PILImage.open(io.BytesIO(encoded)) as picture:
                     width, height = picture.size
-                    if width * height > MAX_PIXELS:
-                        raise ValueError(
-                            f"Image is too large: {width}x{height} pixels "
-                            f"(the limit is {MAX_PIXELS // 1_000_000} megapixels)."
-                        )
+                    check_pixels(width, height)
                     is_jpeg = picture.format in ("JPEG", "MPO")
                     # MediaPipe turns JPEGs upright by their EXIF orientation (not PNGs).
                     orientation = _orientation(picture) if is_jpeg else 1
@@ -167,7 +177,7 @@ class Image:
         except ValueError:
             raise
         except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as error:
-            raise ValueError(f"Image is too large: {error}") from None
+            raise ImageTooLarge(f"Image is too large: {error}") from None
         except PILImage.UnidentifiedImageError:
             raise ValueError(
                 "Image decoding failed: unsupported or unrecognized image data."

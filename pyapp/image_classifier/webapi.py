@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image as PILImage
 
 from .classifier import ImageClassifier
-from .image import MAX_PIXELS, Image, ImageFormat
+from .image import Image, ImageFormat, ImageTooLarge, check_pixels
 from .live_stream import HostScheduling, LiveStreamStats
 from .metadata import HeadMetadata
 from .model import model_format, read_weight_types
@@ -510,11 +510,7 @@ def jpeg_for_browser(encoded: bytes) -> Optional[bytes]:
             width, height = picture.size
     except Exception:  # Pillow will report the problem when it decodes
         return None
-    if width * height > MAX_PIXELS:
-        raise ValueError(
-            f"Image is too large: {width}x{height} pixels "
-            f"(the limit is {MAX_PIXELS // 1_000_000} megapixels)."
-        )
+    check_pixels(width, height)
     return encoded
 
 
@@ -530,9 +526,9 @@ def image_from_js(image: Mapping) -> Image:
                 raise _DecodeInBrowser(jpeg)
         try:
             return Image.create_from_bytes(encoded)
+        except ImageTooLarge:
+            raise  # a refusal, not a failure: no other decoder may try
         except ValueError as error:
-            if str(error).startswith("Image is too large"):
-                raise  # a refusal, not a failure: no other decoder may try
             raise _DecodeError(str(error)) from None
     return image_from_rgba(
         image["rgba"], _int("width", image["width"]), _int("height", image["height"])
