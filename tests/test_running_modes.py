@@ -195,6 +195,30 @@ def test_live_stream_driven_by_the_host_without_threads():
     assert stats.max_waiting == 1
 
 
+def test_live_stream_frame_after_work_replaces_the_waiting_one():
+    """A frame that arrives after the engine finished, while an older frame still waits for
+    the host, replaces that one: results never go back in time (the page's camera saw this
+    when a frame came in between the end of one run and the host's next run_pending)."""
+    results = []
+    scheduling = HostScheduling()
+    cat = photo("chelsea.png")
+
+    def callback(result, image, timestamp):
+        results.append(timestamp)
+        if timestamp == 1:
+            classifier.classify_async(cat, 2)  # arrives while frame 1 is in work: waits
+
+    with create(RunningMode.LIVE_STREAM, callback, scheduling, max_results=1) as classifier:
+        classifier.classify_async(cat, 1)
+        assert scheduling.run_pending() is True
+        classifier.classify_async(cat, 3)  # the engine is free, but frame 2 still waits
+        while scheduling.run_pending():
+            pass
+        stats = classifier.live_stream_stats
+    assert results == [1, 3]
+    assert (stats.received, stats.processed, stats.dropped, stats.waiting) == (3, 2, 1, 0)
+
+
 def test_host_scheduling_serves_one_task():
     scheduling = HostScheduling()
     with create(RunningMode.LIVE_STREAM, lambda *_: None, scheduling):

@@ -3,8 +3,9 @@
 A camera produces frames faster than a slow model consumes them; queueing them would only
 add latency. So, as MediaPipe's flow limiter: a frame that arrives while the runner is idle is
 taken at once (it is never dropped, even when more frames follow before the engine starts on
-it); a frame that arrives while another one is taken waits, and replaces the one waiting (which
-is counted as dropped). Results always describe the newest frame the engine could take.
+it); a frame that arrives while another one is taken, in work or waiting, waits, and replaces
+the one waiting (which is counted as dropped). So frames are processed in the order they came,
+and results always describe the newest frame the engine could take.
 
 That policy lives here once, in ``LatestFrameRunner``. *When* the waiting frame gets processed
 is a separate, pluggable choice, its ``Scheduling``:
@@ -88,7 +89,7 @@ class LatestFrameRunner:
             if self._closed:
                 raise RuntimeError("The task is closed.")
             self.stats.received += 1
-            if not self._in_work and self._taken is None:
+            if not self._in_work and not self.has_waiting:
                 self._taken = frame
             else:
                 if self._waiting is not None:

@@ -82,8 +82,7 @@ export async function load(bytes, delegate = 'CPU') {
   let model;
   recentErrors.length = 0;
   try {
-    // LiteRT.js keeps the array: copy it out of Pyodide's heap.
-    model = await loadAndCompile(bytes.slice(), { accelerator: backend, cpuOptions: { numThreads: threads } });
+    model = await loadAndCompile(bytes, { accelerator: backend, cpuOptions: { numThreads: threads } });
   } catch (error) {
     const why = recentErrors.filter((line) => !line.startsWith('[')).join(' ') || error.message || String(error);
     throw new Error(`Unable to load the TFLite model: ${why}`, { cause: error });

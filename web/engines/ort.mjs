@@ -7,14 +7,14 @@
 //   adapter.prepare?.()                  optional: start loading the runtime ahead of load()
 //   adapter.heaps?.()                    optional: its wasm heaps (ArrayBuffers) the worker
 //                                           cannot see being made (for the memory report)
-//   await adapter.load(bytes, delegate)  -> model; bytes: Uint8Array (may be a view into
-//                                           Pyodide's heap: copy what must outlive the call),
-//                                           delegate: 'CPU' | 'GPU'
+//   await adapter.load(bytes, delegate)  -> model; bytes: Uint8Array of its own (the adapter
+//                                           may keep it), delegate: 'CPU' | 'GPU'
 //   model.inputs, model.outputs          [{name, shape: number[], dtype: 'float32'|'uint8'|'int8'|'int32'}]
 //   model.info                           {engine, backend: 'wasm'|'webgpu', threads, note}
 //   await model.run(feeds)               feeds: {name: {data: TypedArray, shape}} (views into
-//                                           Pyodide's heap, valid until run() settles) ->
-//                                           {name: {data: TypedArray, shape}}
+//                                           Pyodide's heap: read them before the first await,
+//                                           as a call into Python meanwhile may grow the heap
+//                                           and detach them) -> {name: {data: TypedArray, shape}}
 //   model.release()
 //
 // A WebAssembly.RuntimeError (a trap, or the module's abort()) thrown by load() (as its

@@ -43,6 +43,17 @@ def _to_js(value):
     return to_js(value, dict_converter=js.Object.fromEntries)
 
 
+def _js_copy(data: bytes) -> JsProxy:
+    """A Uint8Array of JS's own. A view into Pyodide's heap would not outlive an adapter's
+    ``await``: whatever enters Python meanwhile (a live frame handed over) may grow the heap,
+    which detaches every view of it."""
+    lent = _Lent(data)
+    try:
+        return lent.data.slice()
+    finally:
+        lent.release()
+
+
 class _Lent:
     """A read-only JS view of a Python buffer, valid until ``release``."""
 
@@ -67,13 +78,10 @@ class JsEngineInterpreter:
     def __init__(
         self, adapter: JsProxy, model: bytes, delegate: str, layout: _Layout | None = None
     ) -> None:
-        lent = _Lent(model)
         try:
-            self._model = run_sync(adapter.load(lent.data, delegate))
+            self._model = run_sync(adapter.load(_js_copy(model), delegate))
         except JsException as error:
             raise ValueError(error.message) from None
-        finally:
-            lent.release()
         inputs, outputs = layout or (None, None)
         self._inputs = self._details(self._model.inputs, 0, inputs)
         self._outputs = self._details(self._model.outputs, len(self._inputs), outputs)
