@@ -373,6 +373,7 @@ def _build_models(site: Path) -> None:
             "name": m.name,
             "format": m.suffix[1:],
             "bytes": m.stat().st_size,
+            "sha256": hashlib.sha256(m.read_bytes()).hexdigest(),
             "default": m.name == DEFAULT_MODEL,
         }
         for m in models

@@ -197,24 +197,51 @@ function writeFiles(FS, index, bytes) {
   }
 }
 
-async function fetchBytes(url, size) {
+/** Streams `url` (`bytes` long) into `target` as it arrives, stretch after stretch
+ *  ([[offset, length], ...] of `target`): no copy of the whole in between. */
+async function fetchInto(target, url, bytes, stretches) {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  if (bytes.length !== size) throw new Error(`${url} has ${bytes.length} bytes; snapshot.json says ${size}`);
-  return bytes;
+  let received = 0;
+  let stretch = 0;
+  let filled = 0; // of the current stretch
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    received += value.length;
+    if (received > bytes) throw new Error(`${url} has more than the ${bytes} bytes snapshot.json says`);
+    for (let from = 0; from < value.length; ) {
+      const [offset, length] = stretches[stretch];
+      const n = Math.min(length - filled, value.length - from);
+      target.set(value.subarray(from, from + n), offset + filled);
+      from += n;
+      filled += n;
+      if (filled === length) {
+        stretch += 1;
+        filled = 0;
+      }
+    }
+  }
+  if (received !== bytes) throw new Error(`${url} has ${received} bytes; snapshot.json says ${bytes}`);
 }
 
-/** Fills `full` (zeroed) with the stored snapshot: the zero pages the build left out skipped. */
-function putBack(full, stored, zeroRuns) {
-  let from = 0;
-  let to = 0;
-  for (const [start, length] of zeroRuns) {
-    full.set(stored.subarray(from, from + start - to), to);
-    from += start - to;
-    to = start + length;
+/** The snapshot's heap in `full` (zeroed): the build stored it without its zero pages, so the
+ *  stored bytes fill the stretches between those. */
+function fetchHeapInto(full, url, { bytes, zeroRuns }) {
+  const stretches = [];
+  let end = 0;
+  for (const [start, length] of [...zeroRuns, [full.length, 0]]) {
+    if (start > end) stretches.push([end, start - end]);
+    end = start + length;
   }
-  full.set(stored.subarray(from), to);
+  return fetchInto(full, url, bytes, stretches);
+}
+
+async function fetchBytes(url, size) {
+  const bytes = new Uint8Array(size);
+  await fetchInto(bytes, url, size, [[0, size]]);
+  return bytes;
 }
 
 async function sha256(bytes) {
@@ -239,15 +266,16 @@ async function staleness(meta, indexURL, version) {
  *  the caller then boots normally. `stage(name)` marks the steps. */
 export async function loadFromSnapshot(indexURL, stage = () => {}) {
   const { loadPyodide, version } = await import(`${indexURL}pyodide.mjs`);
+  // Pyodide's JavaScript (1.3 MB to parse) loads while the snapshot's description is read.
+  const runtime = typeof globalThis._createPyodideModule === 'function' ? null : import(`${indexURL}pyodide.asm.js`);
+  runtime?.catch(() => {});
   const response = await fetch(`${indexURL}snapshot.json`);
   if (!response.ok) throw new Error(`no snapshot (snapshot.json: HTTP ${response.status})`);
   const meta = await response.json();
   // Pyodide wants the snapshot before it creates the module, but reads it only after: it gets
   // the buffer now, filled while its own wasm compiles (the hook below waits for it).
   const snapshot = new Uint8Array(meta.heap.fullBytes);
-  const heap = fetchBytes(`${indexURL}${meta.heap.file}`, meta.heap.bytes).then((stored) =>
-    putBack(snapshot, stored, meta.heap.zeroRuns),
-  );
+  const heap = fetchHeapInto(snapshot, `${indexURL}${meta.heap.file}`, meta.heap);
   const files = fetchBytes(`${indexURL}${meta.files.file}`, meta.files.bytes);
   heap.catch(() => {});
   // The libraries compile (off this thread) while Pyodide's own wasm does.
@@ -266,9 +294,15 @@ export async function loadFromSnapshot(indexURL, stage = () => {}) {
       return [lib.name, module];
     }),
   );
-  const stale = await staleness(meta, indexURL, version);
-  if (stale) throw new Error(`stale snapshot: ${stale}`);
-  stage('checked');
+  // Pyodide starts (fetching its wasm) as soon as its JavaScript is there; it waits for the
+  // snapshot only to create its module, which a stale snapshot stops.
+  const checked = staleness(meta, indexURL, version).then((stale) => {
+    if (stale) throw new Error(`stale snapshot: ${stale}`);
+    stage('checked');
+    return snapshot;
+  });
+  checked.catch(() => {});
+  await runtime;
   const pyodide = await withModuleHook(
     indexURL,
     async (Module) => {
@@ -281,7 +315,7 @@ export async function loadFromSnapshot(indexURL, stage = () => {}) {
       await heap;
       stage('libraries');
     },
-    () => loadPyodide({ indexURL, _loadSnapshot: snapshot }),
+    () => loadPyodide({ indexURL, _loadSnapshot: checked }),
   );
   Object.assign(pyodide.loadedPackages, meta.loadedPackages);
   // Every visitor restores the same interpreter: new seeds for the generators seeded at start

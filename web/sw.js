@@ -65,7 +65,18 @@ async function broadcast(message) {
   for (const client of windows) client.postMessage({ version: BUILD.version, ...message });
 }
 
-/** A stored copy of `response` (fully read), with its sha256 checked against the build's. */
+/** `headers` with what every response of the app carries: cross-origin isolation and the MIME
+ *  type module workers and WebAssembly need (static hosts may send neither). */
+function isolationHeaders(headers, path) {
+  const out = new Headers(headers);
+  for (const [name, value] of Object.entries(ISOLATION)) out.set(name, value);
+  const mime = MIME_TYPES[path?.split('.').pop()];
+  if (mime) out.set('Content-Type', mime);
+  return out;
+}
+
+/** A stored copy of `response` (fully read), with its sha256 checked against the build's. It
+ *  is stored as it is served (isolation headers included), so that serving it needs no copy. */
 async function checked(path, response, sha256) {
   if (!response.ok || response.status !== 200) throw new Error(`${path}: HTTP ${response.status}`);
   const body = await response.arrayBuffer();
@@ -73,7 +84,7 @@ async function checked(path, response, sha256) {
   if (actual !== sha256) {
     throw new Error(`${path} on the server is not the file of this version (a newer deployment?)`);
   }
-  const headers = new Headers(response.headers);
+  const headers = isolationHeaders(response.headers, path);
   headers.set(HASH_HEADER, sha256);
   headers.set('Content-Length', String(body.byteLength));
   return new Response(body, { status: 200, statusText: 'OK', headers });
@@ -240,12 +251,12 @@ self.addEventListener('message', (event) => {
 
 // --- serving ----------------------------------------------------------------------------------
 
+/** `response` as the page must get it: stored copies already are (see checked()); others get
+ *  the isolation headers, through a copy of the response. */
 function isolated(response, path) {
   if (response.type === 'opaque' || response.status === 0) return response;
-  const headers = new Headers(response.headers);
-  for (const [name, value] of Object.entries(ISOLATION)) headers.set(name, value);
-  const mime = MIME_TYPES[path?.split('.').pop()];
-  if (mime) headers.set('Content-Type', mime);
+  if (response.headers.get('Cross-Origin-Embedder-Policy') === ISOLATION['Cross-Origin-Embedder-Policy']) return response;
+  const headers = isolationHeaders(response.headers, path);
   headers.delete(HASH_HEADER);
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }

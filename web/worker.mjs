@@ -90,7 +90,7 @@ const adapters = Object.fromEntries(
       format,
       async load(bytes, delegate) {
         progress('session', 0.92, 'Starting the inference session…');
-        const model = await watched(ENGINE_NAMES[format], engine.load(bytes, delegate));
+        const model = (await takePreloaded(format, bytes, delegate)) ?? (await watched(ENGINE_NAMES[format], engine.load(bytes, delegate)));
         lastEngineInfo = model.info;
         loads += 1;
         return timed({ ...model, run: (feeds) => watched(ENGINE_NAMES[format], model.run(feeds)) });
@@ -132,9 +132,61 @@ async function fetchModel(url) {
 }
 
 // A model asked for while Python boots is fetched meanwhile, and its engine started: at a
-// cold start both overlap the boot instead of following it.
+// cold start both overlap the boot instead of following it. A model the site ships (its
+// sha256 is in models/index.json) is also loaded into its engine and run once meanwhile, so
+// that creating the classifier finds it loaded and warm; any other model waits for Python,
+// which checks its graph before an engine sees it.
 const prefetched = new Map(); // url -> Promise<Uint8Array>
+let preloaded = null; // Promise<{format, delegate, digest, model} | null>
+// What became of it: 'none' (no model asked for during the boot), 'not shipped', 'failed',
+// 'used' (Python's first model), 'released' (Python asked for another one).
+let preloadOutcome = 'none';
 const FORMAT_OF = { '.tflite': 'tflite', '.onnx': 'onnx' };
+const SHIPPED_MODELS = new URL('./models/index.json', import.meta.url).href;
+const ZERO_INPUTS = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array, int8: Int8Array };
+
+async function sha256(bytes) {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function shippedDigests() {
+  const response = await fetch(SHIPPED_MODELS);
+  if (!response.ok) return new Set();
+  return new Set((await response.json()).map((entry) => entry.sha256));
+}
+
+/** The shipped model `bytes` in its engine, after one run on zeros (an engine's first run
+ *  allocates and packs its kernels); null for a model the site does not ship. */
+async function preload(format, bytes, delegate) {
+  const [data, shipped] = await Promise.all([bytes, shippedDigests()]);
+  const digest = await sha256(data);
+  if (!shipped.has(digest)) {
+    preloadOutcome = 'not shipped';
+    return null;
+  }
+  const model = await watched(ENGINE_NAMES[format], ENGINES[format].load(data.slice(), delegate));
+  const zeros = ({ name, shape, dtype }) => [name, { data: new ZERO_INPUTS[dtype](shape.reduce((a, b) => a * b, 1)), shape }];
+  await watched(ENGINE_NAMES[format], model.run(Object.fromEntries(model.inputs.map(zeros))));
+  return { format, delegate, digest, model };
+}
+
+/** The preloaded model when it is the one Python asks for, else null (and it is released). */
+async function takePreloaded(format, bytes, delegate) {
+  const early = await preloaded?.catch(() => {
+    preloadOutcome = 'failed';
+    return null;
+  });
+  preloaded = null;
+  if (!early) return null;
+  if (early.format === format && early.delegate === delegate && early.digest === (await sha256(bytes))) {
+    preloadOutcome = 'used';
+    return early.model;
+  }
+  preloadOutcome = 'released';
+  early.model.release();
+  return null;
+}
 
 function prefetch(options) {
   const url = options?.baseOptions?.modelAssetPath;
@@ -143,7 +195,12 @@ function prefetch(options) {
   bytes.catch(() => {}); // reported when Python asks for the model
   prefetched.set(url, bytes);
   const format = FORMAT_OF[/\.[a-z]+$/.exec(new URL(url).pathname)?.[0]];
-  ENGINES[format]?.prepare?.();
+  if (!ENGINES[format]) return;
+  ENGINES[format].prepare?.();
+  if (!preloaded) {
+    preloaded = preload(format, bytes, options.baseOptions.delegate ?? 'CPU');
+    preloaded.catch(() => {}); // Python's own load then reports what is wrong
+  }
 }
 
 /** The model's bytes for Python: the prefetched ones once, else fetched now. */
@@ -412,6 +469,7 @@ const OPS = {
       threadWorkers,
       jspi: typeof WebAssembly.Suspending === 'function',
       formats: Object.keys(ENGINES),
+      modelPreload: preloadOutcome,
       // When each stage of the boot ended (ms after the worker started); `total` is Python ready.
       bootMs: {
         ...Object.fromEntries(
