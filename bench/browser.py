@@ -177,7 +177,7 @@ class BrowserBench:
         model_format = file.rsplit(".", 1)[1]
         with self._configuration(f"{RUNTIMES[model_format]} alone, {file}, {threads} thread(s)"):
             page = self._page(browser, "/__bench__/engine.html")
-            page.wait_for_function("window.ready === true")
+            page.wait_for_function("() => window.ready === true")
             out = page.evaluate("(request) => timeEngine(request)", {
                 "adapter": ADAPTERS[model_format], "model": f"/models/{file}",
                 "threads": threads, "runs": self.args.runs, "warmup": self.args.warmup})

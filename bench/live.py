@@ -56,7 +56,7 @@ def main() -> None:
                 context = browser.new_context()
                 page = context.new_page()
                 page.goto(f"{origin}/__bench__/live.html")
-                page.wait_for_function("window.ready === true")
+                page.wait_for_function("() => window.ready === true")
                 out = page.evaluate("(a) => bench(a)", {
                     "model": file, "threads": threads, "warmupMs": args.warmup * 1000,
                     "seconds": args.seconds})

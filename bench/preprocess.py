@@ -222,7 +222,7 @@ def measure_in_browser(harness, folder, made: dict[str, list[str]], old_sources:
         try:
             page = browser.new_page()
             page.goto(f"{origin}/__preprocess__/page.html")
-            page.wait_for_function("window.ready === true")
+            page.wait_for_function("() => window.ready === true")
             return page.evaluate("message => measure(message)", message)
         finally:
             browser.close()

@@ -76,7 +76,7 @@ def soak_live(browser, origin: str, minutes: float, every: float) -> list[dict]:
     context = browser.new_context()
     page = context.new_page()
     page.goto(f"{origin}/__bench__/soak.html")
-    page.wait_for_function("window.ready === true")
+    page.wait_for_function("() => window.ready === true")
     started_info = page.evaluate("(model) => startLive(model)", MODEL)
     print(f"LIVE_STREAM {MODEL} on {started_info['engine']['engine']} "
           f"({started_info['engine']['threads']} threads, via {started_info['transport']})")
@@ -105,8 +105,8 @@ def soak_page(browser, origin: str, photos: int, every: int = 50) -> list[dict]:
     context = browser.new_context(viewport={"width": 1360, "height": 900})
     page = context.new_page()
     page.goto(f"{origin}/")
-    page.wait_for_function("window.app && window.app.state.classifier", timeout=180_000)
-    page.wait_for_function("document.body.dataset.state === 'idle'", timeout=180_000)
+    page.wait_for_function("() => window.app && window.app.state.classifier", timeout=180_000)
+    page.wait_for_function("() => document.body.dataset.state === 'idle'", timeout=180_000)
     page.evaluate("async () => { window.memorySample = "
                   "(await import('/__bench__/soak-memory.mjs')).memorySample; }")
     samples = []
@@ -122,7 +122,7 @@ def soak_page(browser, origin: str, photos: int, every: int = 50) -> list[dict]:
         runs = page.evaluate("window.app.state.runs")
         page.set_input_files("#file", str(photo))
         page.wait_for_function("(runs) => window.app.state.runs > runs", arg=runs, timeout=120_000)
-        page.wait_for_function("document.body.dataset.state === 'idle'", timeout=120_000)
+        page.wait_for_function("() => document.body.dataset.state === 'idle'", timeout=120_000)
         if not page.evaluate("document.getElementById('message').hidden"):
             raise SystemExit(f"{photo.name}: {page.text_content('#message')}")
     context.close()

@@ -76,6 +76,11 @@ LITERT_WASM = [
     for build in ("threaded_", "", "compat_")
     for ext in ("js", "wasm")
 ]
+# Each build's Emscripten script is a classic script; the worker imports it as an ES module
+# made of it (plus an export), so that running it needs no eval (and the site's
+# Content-Security-Policy no 'unsafe-eval'). Its threads (classic workers) load the script.
+LITERT_FACTORY = "var ModuleFactory = "
+LITERT_EXPORT = "\nexport default ModuleFactory;\n"
 # web/ files that are build inputs, not site content.
 NOT_SITE = {"node_modules", "package.json", "package-lock.json", "__pycache__", "snapshot-maker.mjs"}
 
@@ -352,7 +357,13 @@ def _build_litert(site: Path) -> None:
         _write(out / name, text.encode())
     wasm = NODE_MODULES / "@litertjs" / "core" / "wasm"
     for name in LITERT_WASM:
-        _copy(_require(wasm / name, "LiteRT.js changed its file names"), out / "wasm" / name)
+        source = _require(wasm / name, "LiteRT.js changed its file names")
+        _copy(source, out / "wasm" / name)
+        if name.endswith(".js"):
+            script = source.read_text(encoding="utf-8")
+            if LITERT_FACTORY not in script:
+                raise BuildError(f"{name} no longer defines {LITERT_FACTORY.strip()}: LiteRT.js changed")
+            _write(out / "wasm" / f"{name[:-3]}.mjs", (script + LITERT_EXPORT).encode())
 
 
 def build_runtime(folder: Path, python: str = sys.executable) -> None:

@@ -27,8 +27,8 @@ def main() -> None:
         browser = build_site.launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1360, "height": 1000})
         page.goto(url)
-        idle = "document.body.dataset.state === 'idle'"
-        page.wait_for_function("window.app && window.app.state.classifier", timeout=120_000)
+        idle = "() => document.body.dataset.state === 'idle'"
+        page.wait_for_function("() => window.app && window.app.state.classifier", timeout=120_000)
         page.set_input_files("#file", str(PHOTO))
         page.wait_for_function(idle)
         box = page.locator("#preview").bounding_box()

@@ -38,14 +38,13 @@ ISOLATION_HEADERS = {
 }
 
 # Only the page's own origin. WebAssembly needs 'wasm-unsafe-eval' (compiling a module counts
-# as eval); LiteRT.js's Emscripten script is a classic script that a module worker can only run
-# with eval (engines/litert.mjs), hence 'unsafe-eval' (no script of another origin can be
-# loaded for it to evaluate). Photos and camera frames shown by the page are blob: URLs and
-# media streams.
+# as eval); no script is evaluated from a string (LiteRT.js's Emscripten script is imported as
+# an ES module the build makes of it: engines/litert.mjs). Photos and camera frames shown by
+# the page are blob: URLs and media streams.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
-        "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'",
+        "script-src 'self' 'wasm-unsafe-eval'",
         "worker-src 'self'",
         "connect-src 'self'",
         "img-src 'self' blob: data:",

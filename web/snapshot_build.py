@@ -189,7 +189,7 @@ def _make(site: Path, out: Path) -> None:
                     page = browser.new_page()
                     page.on("console", lambda message: print("maker:", message.text, flush=True))
                     page.goto(f"http://127.0.0.1:{server.server_address[1]}/__snapshot__/index.html")
-                    page.wait_for_function("window.snapshotMade", timeout=TIMEOUT_MS)
+                    page.wait_for_function("() => window.snapshotMade", timeout=TIMEOUT_MS)
                     made = page.evaluate("window.snapshotMade")
                 finally:
                     browser.close()

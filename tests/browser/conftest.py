@@ -125,7 +125,7 @@ def api_page(browser, server):
     page.console_lines = []
     _console(page, page.console_lines)
     page.goto(server + TEST_DOCUMENT)
-    page.wait_for_function("window.testReady === true")
+    page.wait_for_function("() => window.testReady === true")
     page.evaluate("api.loadRuntime()")
     yield page
     context.close()
@@ -141,7 +141,7 @@ def app_page(browser, server):
     # waiting: a listener from the start keeps expect_file_chooser() from racing it.
     page.on("filechooser", lambda _chooser: None)
     page.goto(server + "/")
-    page.wait_for_function("window.app && window.app.state.classifier", timeout=90_000)
+    page.wait_for_function("() => window.app && window.app.state.classifier", timeout=90_000)
     wait_idle(page)
     yield page
     context.close()

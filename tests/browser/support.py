@@ -47,7 +47,7 @@ window.testReady = true;
 
 def wait_idle(page, timeout: float = 60_000) -> None:
     """Waits until the page has no action left (classify, setOptions, model load)."""
-    page.wait_for_function("document.body.dataset.state === 'idle'", timeout=timeout)
+    page.wait_for_function("() => document.body.dataset.state === 'idle'", timeout=timeout)
 
 
 def classify_js(
@@ -147,7 +147,7 @@ def wait_for_app(page, timeout: float = 90_000) -> None:
     """Waits for the app across the one reload the service worker may cause."""
     for _attempt in range(3):
         try:
-            page.wait_for_function("window.app && window.app.state.classifier", timeout=timeout)
+            page.wait_for_function("() => window.app && window.app.state.classifier", timeout=timeout)
             wait_idle(page)
             return
         except Exception as error:  # the reload destroyed the context the wait ran in

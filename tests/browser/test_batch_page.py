@@ -35,7 +35,7 @@ def cpython_top(path) -> list[tuple[str, float]]:
 
 def run_batch(page, selector: str, files) -> list[dict]:
     page.set_input_files(selector, files)
-    page.wait_for_function("['done', 'cancelled'].includes(document.body.dataset.batch)",
+    page.wait_for_function("() => ['done', 'cancelled'].includes(document.body.dataset.batch)",
                            timeout=120_000)
     return page.evaluate("window.app.batch.rows.map(({thumb, ...row}) => "
                          "({...row, hasThumb: Boolean(thumb)}))")
@@ -109,15 +109,15 @@ def test_dropped_photos_and_cancel(app_page, folder):
         }""",
         ["chelsea.png", "coffee.png"],
     )
-    app_page.wait_for_function("document.body.dataset.batch === 'done'", timeout=60_000)
+    app_page.wait_for_function("() => document.body.dataset.batch === 'done'", timeout=60_000)
     rows = app_page.evaluate("window.app.batch.rows")
     assert [(r["path"], r["categories"][0]["categoryName"]) for r in rows] == [
         ("chelsea.png", "Egyptian cat"), ("coffee.png", "espresso")]
 
     app_page.set_input_files("#batch-files", photos * 5)
-    app_page.wait_for_function("window.app.batch.rows.length >= 2", timeout=60_000)
+    app_page.wait_for_function("() => window.app.batch.rows.length >= 2", timeout=60_000)
     app_page.click("#batch-cancel")
-    app_page.wait_for_function("document.body.dataset.batch === 'cancelled'", timeout=60_000)
+    app_page.wait_for_function("() => document.body.dataset.batch === 'cancelled'", timeout=60_000)
     done = app_page.evaluate("window.app.batch.rows.length")
     assert 2 <= done < len(photos) * 5
     assert app_page.text_content("#batch-summary").endswith(f", {len(photos) * 5 - done} cancelled")

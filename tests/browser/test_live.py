@@ -69,7 +69,7 @@ def camera_page(camera_browser, server):
     page.console_lines = []
     _console(page, page.console_lines)
     page.goto(server + "/")
-    page.wait_for_function("window.app && window.app.state.classifier", timeout=90_000)
+    page.wait_for_function("() => window.app && window.app.state.classifier", timeout=90_000)
     wait_idle(page)
     yield page
     context.close()
@@ -96,7 +96,7 @@ def still_classifies(page, photo: str = "coffee.png", name: str = "espresso") ->
 def start_camera(page) -> None:
     page.click("#camera-start")
     page.wait_for_function(
-        "['on', 'off'].includes(document.body.dataset.camera)", timeout=60_000
+        "() => ['on', 'off'].includes(document.body.dataset.camera)", timeout=60_000
     )
 
 
@@ -150,7 +150,7 @@ def test_camera_denied_then_granted_follows_the_frames(camera_page):
 
     # The camera disappears (its track ends without the user asking): a clear message.
     page.evaluate("document.getElementById('camera-video').srcObject.getVideoTracks()[0].stop()")
-    page.wait_for_function("document.body.dataset.camera === 'off'", timeout=30_000)
+    page.wait_for_function("() => document.body.dataset.camera === 'off'", timeout=30_000)
     assert camera_message(page).startswith(CAMERA_GONE), camera_message(page)
     still_classifies(page, "chelsea.png", "Egyptian cat")
 
@@ -159,15 +159,15 @@ def test_camera_start_stop_restart(camera_page):
     page = camera_page
     page.context.grant_permissions(["camera"])
     start_camera(page)
-    page.wait_for_function("app.live.camera.results.length >= 3", timeout=60_000)
+    page.wait_for_function("() => app.live.camera.results.length >= 3", timeout=60_000)
     page.click("#camera-stop")
-    page.wait_for_function("document.body.dataset.camera === 'off'")
+    page.wait_for_function("() => document.body.dataset.camera === 'off'")
     assert camera_message(page) == ""
     assert page.evaluate("document.getElementById('camera-video').srcObject") is None
     start_camera(page)  # a new classifier; the camera's timestamps keep increasing
-    page.wait_for_function("app.live.camera.results.length >= 3", timeout=60_000)
+    page.wait_for_function("() => app.live.camera.results.length >= 3", timeout=60_000)
     page.click("#camera-stop")
-    page.wait_for_function("document.body.dataset.camera === 'off'")
+    page.wait_for_function("() => document.body.dataset.camera === 'off'")
 
 
 def test_js_api_stream_with_posted_image_bitmaps(camera_page):
@@ -353,7 +353,7 @@ def classify_video_in_page(page, path, every: int) -> list[dict]:
     page.fill("#video-every", str(every))
     runs = page.evaluate("app.live.video.runs")
     page.set_input_files("#video-file", str(path))
-    page.wait_for_function(f"app.live.video.runs > {runs}", timeout=60_000)
+    page.wait_for_function(f"() => app.live.video.runs > {runs}", timeout=60_000)
     assert page.evaluate(
         "document.getElementById('video-message').hidden"
     ), page.text_content("#video-message")

@@ -114,7 +114,7 @@ def _classify_in_app(browser, url: str) -> tuple[dict, dict, list[str], list[str
         page.wait_for_selector("#file:enabled", timeout=120_000)
         status = page.evaluate("JSON.parse(document.querySelector('#status').textContent)")
         page.set_input_files("#file", str(IMAGES / PHOTO))
-        page.wait_for_function("document.querySelector('#result').textContent", timeout=60_000)
+        page.wait_for_function("() => document.querySelector('#result').textContent", timeout=60_000)
         result = page.evaluate("JSON.parse(document.querySelector('#result').textContent)")
     finally:
         context.close()
@@ -195,7 +195,7 @@ def test_runtime_location_errors(api_page, browser, server):
     try:
         page = context.new_page()
         page.goto(server + TEST_DOCUMENT)
-        page.wait_for_function("window.testReady === true")
+        page.wait_for_function("() => window.testReady === true")
         error = page.evaluate(
             """async () => {
                 const fileset = await api.FilesetResolver.forVisionTasks('/elsewhere/');

@@ -77,7 +77,7 @@ def installability_errors(page) -> list[str]:
 def wait_stored(page, timeout: float = 90_000) -> dict:
     """Waits until this version of the app is stored for offline use; its status."""
     page.wait_for_function(
-        "document.querySelector('#offline').dataset.state === 'complete'", timeout=timeout
+        "() => document.querySelector('#offline').dataset.state === 'complete'", timeout=timeout
     )
     return page.evaluate("window.offline.status()")
 
@@ -267,7 +267,7 @@ def test_installable(app_page):
             assert "x".join(map(str, loaded)) == icon["sizes"], icon
         else:
             assert loaded[0] > 0
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=60_000)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=60_000)
     cdp = page.context.new_cdp_session(page)
     try:
         assert cdp.send("Page.getAppManifest")["errors"] == []

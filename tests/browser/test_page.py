@@ -45,7 +45,7 @@ def load(page, name: str) -> None:
     # The preview is decoded apart from the classification, and the page may be scrolled
     # (other tests use the camera section below): a test drawing on it needs it loaded, in view.
     page.wait_for_function(
-        "(() => { const img = document.querySelector('#preview'); return img.complete && img.naturalWidth > 0; })()"
+        "() => { const img = document.querySelector('#preview'); return img.complete && img.naturalWidth > 0; }"
     )
     page.locator("#preview").scroll_into_view_if_needed()
 

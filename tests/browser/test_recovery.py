@@ -28,7 +28,7 @@ def test_a_model_that_crashes_the_engine_does_not_wedge_the_page(browser, server
     page = context.new_page()
     try:
         page.goto(server + TEST_DOCUMENT)
-        page.wait_for_function("window.testReady === true")
+        page.wait_for_function("() => window.testReady === true")
         outcome = page.evaluate(
             """async (corrupt) => {
                 // Every call gets 3 minutes (a new worker boots Python again on a busy machine).

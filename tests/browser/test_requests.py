@@ -45,7 +45,7 @@ def test_no_request_leaves_the_origin(camera_browser, server, video, foreign_req
         # Camera (LIVE_STREAM).
         start_camera(page)
         assert page.evaluate("document.body.dataset.camera") == "on"
-        page.wait_for_function("window.app.live.camera.results.length >= 3", timeout=120_000)
+        page.wait_for_function("() => window.app.live.camera.results.length >= 3", timeout=120_000)
         page.click("#camera-stop")
         # Video (VIDEO mode).
         assert classify_video_in_page(page, video, every=5)

@@ -70,7 +70,7 @@ def test_install_shown_and_wired_when_offered(playwright_instance, server):
             button = page.locator("#install")
             button.wait_for(state="visible", timeout=30_000)
             button.click()
-            page.wait_for_function("window.promptCalls === 1", timeout=10_000)
+            page.wait_for_function("() => window.promptCalls === 1", timeout=10_000)
             assert button.is_hidden()  # an offer is shown once
         finally:
             context.close()

@@ -54,7 +54,7 @@ def _scores(browser, origin: str) -> dict:
     try:
         page = context.new_page()
         page.goto(origin + TEST_DOCUMENT)
-        page.wait_for_function("window.testReady === true")
+        page.wait_for_function("() => window.testReady === true")
         return page.evaluate(
             """async ([model, inputs]) => {
                 const progress = [];

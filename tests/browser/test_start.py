@@ -42,7 +42,7 @@ def _open(browser, origin: str, first: str, second: str | None = None) -> dict:
     try:
         page = context.new_page()
         page.goto(origin + TEST_DOCUMENT)
-        page.wait_for_function("window.testReady === true")
+        page.wait_for_function("() => window.testReady === true")
         return page.evaluate(CREATE_DURING_BOOT, [first, second])
     finally:
         context.close()

@@ -13,7 +13,7 @@ def gpu_page(webgpu_browser, server):
     context = new_context(webgpu_browser, server)
     page = context.new_page()
     page.goto(server + TEST_DOCUMENT)
-    page.wait_for_function("window.testReady === true")
+    page.wait_for_function("() => window.testReady === true")
     yield page
     context.close()
 

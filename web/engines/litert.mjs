@@ -3,8 +3,10 @@
 //
 // LiteRT.js expects a classic page or worker: it loads its Emscripten script with
 // importScripts() (which throws in a module worker) and finds its .wasm beside the calling
-// script. Both are redirected here, once, while its runtime loads. The tensors it creates live
-// in its own wasm heap, which never shrinks: every tensor is deleted as soon as it is read.
+// script. Here the script comes first, as the ES module the site's build made of it (no eval),
+// and importScripts() only hands it over; the .wasm is located in its folder. The tensors it
+// creates live in its own wasm heap, which never shrinks: every tensor is deleted as soon as it
+// is read.
 // It reports neither quantization nor the model's output order: Python reads both from the
 // file (engines/browser.py).
 
@@ -13,18 +15,24 @@ import { getGlobalLiteRt, loadAndCompile, loadLiteRt, supportsFeature, Tensor } 
 
 const WASM_DIR = new URL('../litert/wasm/', import.meta.url).href;
 
-/** Runs LiteRT.js's Emscripten script as the classic script it is (its `var ModuleFactory`
- *  becomes a global), synchronously as importScripts would. */
-function importClassicScript(url) {
-  const request = new XMLHttpRequest();
-  request.open('GET', url, false);
-  request.send();
-  if (request.status !== 200) throw new Error(`Unable to load ${url}: HTTP ${request.status}`);
-  // What its threads (classic workers) load: the script, or a Blob of it when it is served from
-  // another origin (a CDN), as a worker's script must be of the page's origin.
-  const sameOrigin = new URL(url).origin === self.location.origin;
-  self.Module.mainScriptUrlOrBlob = sameOrigin ? url : new Blob([request.responseText], { type: 'text/javascript' });
-  (0, eval)(request.responseText);
+/** The Emscripten script LiteRT.js picks for these features (as its loader does). */
+function scriptOf(threads, relaxedSimd) {
+  return `${WASM_DIR}litert_wasm_${relaxedSimd ? (threads ? 'threaded_' : '') : 'compat_'}internal.js`;
+}
+
+/** What stands in for importScripts() while LiteRT.js loads: `script`'s module factory, already
+ *  imported, becomes the global it looks for. Its threads (classic workers) load the script
+ *  itself, or a Blob of it when it is served from another origin (a CDN), as a worker's script
+ *  must be of the page's origin. */
+async function handOver(script) {
+  const factory = (await import(script.replace(/\.js$/, '.mjs'))).default;
+  const sameOrigin = new URL(script).origin === self.location.origin;
+  const threadScript = sameOrigin ? script : new Blob([await (await fetch(script)).text()], { type: 'text/javascript' });
+  return (url) => {
+    if (url !== script) throw new Error(`LiteRT.js asked for ${url}, not ${script}`);
+    self.Module.mainScriptUrlOrBlob = threadScript;
+    self.ModuleFactory = factory;
+  };
 }
 
 // LiteRT logs through stderr, INFO included: only its errors are kept, the last ones to explain
@@ -44,9 +52,11 @@ let hiddenHeap = false;
 function liteRt() {
   runtime ??= (async () => {
     const wanted = claimThreads();
-    const threads = wanted > 1 && self.crossOriginIsolated && (await supportsFeature('relaxedSimd'));
+    const relaxedSimd = await supportsFeature('relaxedSimd');
+    const threads = wanted > 1 && self.crossOriginIsolated && relaxedSimd;
+    const importScripts = await handOver(scriptOf(threads, relaxedSimd));
     self.Module = { locateFile: (file) => WASM_DIR + file, print: logged, printErr: logged };
-    self.importScripts = importClassicScript;
+    self.importScripts = importScripts;
     try {
       await loadLiteRt(WASM_DIR, { threads });
     } finally {
