@@ -40,6 +40,7 @@ FLAGS = ["--js-flags=--expose-gc", "--enable-precise-memory-info",
 def flatten(sample: dict) -> dict[str, float]:
     """The sample's figures by name: JS heaps and each WebAssembly memory."""
     out = {"page JS heap": sample["pageJsHeap"], "Pyodide wasm": sample["pyodideWasm"],
+           "Pyodide in use": sample.get("pyodideInUse"),
            "engine wasm (all)": sample["engineWasm"]}
     for scope, size in sample["agent"].items():
         out[f"agent {scope}"] = size
@@ -91,7 +92,8 @@ def soak_live(browser, origin: str, minutes: float, every: float) -> list[dict]:
                         "stats": state["stats"], "load": os.getloadavg()[0],
                         "memory": page.evaluate("memorySample()")})
         print(f"  {elapsed / 60:5.1f} min  {state['results']:6d} results  "
-              f"Pyodide {samples[-1]['memory']['pyodideWasm'] / 1e6:.1f} MB  "
+              f"Pyodide {samples[-1]['memory']['pyodideWasm'] / 1e6:.1f} MB "
+              f"({samples[-1]['memory']['pyodideInUse'] / 1e6:.1f} in use)  "
               f"load {samples[-1]['load']:.1f}", flush=True)
         if elapsed >= minutes * 60:
             break

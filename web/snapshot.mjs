@@ -55,12 +55,15 @@ async function withModuleHook(indexURL, hook, load) {
 // --- making (snapshot-maker.mjs) -------------------------------------------------------------
 
 /** Records, for each `.so` Pyodide's package loader loads, where the linker put it: the load
- *  is given a handle of ours, in which loadWebAssemblyModule writes the bases it chose. */
-function recordDynlibs(Module) {
+ *  is given a handle of ours, in which loadWebAssemblyModule writes the bases it chose. The
+ *  loader loads every `.so` of a wheel; only the `needed` ones are (the rest stay files, which
+ *  an import after the restore loads as CPython does). */
+function recordDynlibs(Module, needed) {
   const loads = [];
   const load = Module.loadDynamicLibrary;
   Module.loadDynamicLibrary = async (name, flags, localScope, handle) => {
     if (handle !== undefined || !flags?.loadAsync) return load(name, flags, localScope, handle);
+    if (!needed.has(name)) return true;
     const scratch = Module._calloc(1, HANDLE.bytes);
     const tableLength = Module.wasmTable.length;
     try {
@@ -93,7 +96,7 @@ function linkerState(Module, loads) {
   const libs = loads.map((lib) => ({ ...lib, aliases: [], global: Boolean(LDSO.loadedLibsByName[lib.name].global) }));
   const byName = new Map(libs.map((lib) => [lib.name, lib]));
   for (const [name, dso] of Object.entries(LDSO.loadedLibsByName)) {
-    if (name === '__main__') continue;
+    if (name === '__main__' || dso === undefined) continue; // (the loader's alias of a skipped .so)
     const lib = loaded.get(dso);
     if (!lib) throw new Error(`${name} was loaded outside Pyodide's package loader: cannot replay it`);
     if (name !== lib.name) byName.get(lib.name).aliases.push(name);
@@ -134,13 +137,30 @@ function fileImage(FS, roots) {
 
 /** Boots Pyodide, loads and imports the package, and returns the snapshot's three parts:
  *  {heap: Pyodide's snapshot, files: the unpacked wheels, meta: what the restore needs}. */
+/** The `.so` files the imports load: a first interpreter loads the packages (all their `.so`
+ *  files, as Pyodide's loader does) and lists the extension modules the imports brought in. */
+async function neededLibraries(loadPyodide, indexURL, packages) {
+  const probe = await loadPyodide({ indexURL });
+  await probe.loadPackage(packages, { messageCallback: () => {} });
+  probe.runPython(IMPORTS.map((name) => `import ${name}`).join('\n'));
+  const files = probe.runPython(
+    'import sys\nsorted(f for m in list(sys.modules.values()) if (f := getattr(m, "__file__", None) or "").endswith(".so"))',
+  );
+  try {
+    return new Set(files.toJs());
+  } finally {
+    files.destroy();
+  }
+}
+
 export async function makeSnapshot(indexURL, packages) {
   const { loadPyodide, version } = await import(`${indexURL}pyodide.mjs`);
+  const needed = await neededLibraries(loadPyodide, indexURL, packages);
   let loads;
   const pyodide = await withModuleHook(
     indexURL,
     (Module) => {
-      loads = recordDynlibs(Module);
+      loads = recordDynlibs(Module, needed);
     },
     () => loadPyodide({ indexURL, _makeSnapshot: true }),
   );

@@ -445,8 +445,24 @@ function stopStreams(handle, streamId) {
   }
 }
 
-/** Sizes of the runtime's memories (bytes): Pyodide's wasm heap, the engines' wasm heaps
- *  (their sum, and every WebAssembly memory alone). */
+// struct mallinfo (ten 32-bit words): uordblks, the bytes malloc has handed out and not had
+// back, is word 7.
+const MALLINFO = { words: 10, inUse: 7 };
+
+/** The bytes of Pyodide's heap in use (what Python and its libraries hold), as its malloc
+ *  counts them: unlike the heap's size, which never shrinks, it falls when memory is freed. */
+function pyodideInUse(Module) {
+  const info = Module._calloc(MALLINFO.words, 4);
+  try {
+    Module._mallinfo(info);
+    return Module.HEAPU32[(info >>> 2) + MALLINFO.inUse];
+  } finally {
+    Module._free(info);
+  }
+}
+
+/** Sizes of the runtime's memories (bytes): Pyodide's wasm heap and what of it is in use, the
+ *  engines' wasm heaps (their sum, and every WebAssembly memory alone). */
 function memory() {
   self.gc?.(); // only with --js-flags=--expose-gc (bench/soak.py): what is kept, not garbage
   const pyodideBuffer = python_?.pyodide._module.HEAPU8.buffer;
@@ -455,7 +471,8 @@ function memory() {
   let engines = 0;
   for (const buffer of buffers) if (buffer !== pyodideBuffer) engines += buffer.byteLength;
   const wasm = [...buffers].map((buffer) => buffer.byteLength);
-  return { pyodideWasm: pyodideBuffer?.byteLength ?? 0, engineWasm: engines, wasm };
+  const Module = python_?.pyodide._module;
+  return { pyodideWasm: pyodideBuffer?.byteLength ?? 0, pyodideInUse: Module ? pyodideInUse(Module) : 0, engineWasm: engines, wasm };
 }
 
 const OPS = {

@@ -24,6 +24,7 @@ export async function memorySample() {
   return {
     pageJsHeap: performance.memory?.usedJSHeapSize ?? null,
     pyodideWasm: memory.pyodideWasm,
+    pyodideInUse: memory.pyodideInUse,
     engineWasm: memory.engineWasm,
     wasm: memory.wasm,
     agent: await agentMemory(),
