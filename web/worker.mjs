@@ -81,8 +81,26 @@ function timed(model) {
   };
 }
 
-// Adapters wrapped to remember what the last model load ran on (backend, threads, note), and
-// to watch for crashes (engine-failure.mjs).
+// The adapter interface's dtypes (ort.mjs) as typed arrays.
+const TYPED_ARRAYS = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array, int8: Int8Array };
+
+/** An engine's feeds from Python's {name: {address, shape}}: C-ordered arrays in Python's
+ *  memory, of the input's dtype, viewed here. Python passes addresses rather than lending views: each view
+ *  Pyodide 0.27 makes keeps a few bytes of Python's memory for good, which a live stream
+ *  (one run per frame) adds up. The views are made right before the run, which reads them
+ *  before its first await (the adapter interface): nothing can grow that memory between. */
+function heapFeeds(feeds, inputs) {
+  const memory = python_.pyodide._module.HEAPU8.buffer;
+  return Object.fromEntries(
+    inputs.map(({ name, dtype }) => {
+      const { address, shape } = feeds[name];
+      return [name, { data: new TYPED_ARRAYS[dtype](memory, address, shape.reduce((a, b) => a * b, 1)), shape }];
+    }),
+  );
+}
+
+// Adapters wrapped to remember what the last model load ran on (backend, threads, note), to
+// take Python's feeds (heapFeeds), and to watch for crashes (engine-failure.mjs).
 const adapters = Object.fromEntries(
   Object.entries(ENGINES).map(([format, engine]) => [
     format,
@@ -93,7 +111,7 @@ const adapters = Object.fromEntries(
         const model = (await takePreloaded(format, bytes, delegate)) ?? (await watched(ENGINE_NAMES[format], engine.load(bytes, delegate)));
         lastEngineInfo = model.info;
         loads += 1;
-        return timed({ ...model, run: (feeds) => watched(ENGINE_NAMES[format], model.run(feeds)) });
+        return timed({ ...model, run: (feeds) => watched(ENGINE_NAMES[format], model.run(heapFeeds(feeds, model.inputs))) });
       },
     },
   ]),
@@ -143,7 +161,6 @@ let preloaded = null; // Promise<{format, delegate, digest, model} | null>
 let preloadOutcome = 'none';
 const FORMAT_OF = { '.tflite': 'tflite', '.onnx': 'onnx' };
 const SHIPPED_MODELS = new URL('./models/index.json', import.meta.url).href;
-const ZERO_INPUTS = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array, int8: Int8Array };
 
 async function sha256(bytes) {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
@@ -166,7 +183,7 @@ async function preload(format, bytes, delegate) {
     return null;
   }
   const model = await watched(ENGINE_NAMES[format], ENGINES[format].load(data.slice(), delegate));
-  const zeros = ({ name, shape, dtype }) => [name, { data: new ZERO_INPUTS[dtype](shape.reduce((a, b) => a * b, 1)), shape }];
+  const zeros = ({ name, shape, dtype }) => [name, { data: new TYPED_ARRAYS[dtype](shape.reduce((a, b) => a * b, 1)), shape }];
   await watched(ENGINE_NAMES[format], model.run(Object.fromEntries(model.inputs.map(zeros))));
   return { format, delegate, digest, model };
 }

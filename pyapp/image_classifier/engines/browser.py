@@ -5,9 +5,11 @@ Pyodide, by the worker, which calls ``install`` with its JS engine adapters (``w
 onnxruntime-web for 'onnx', LiteRT.js for 'tflite'). Each adapter has the same shape
 (documented in ``web/engines/ort.mjs``), so one class serves them all.
 
-Tensors cross without copies on the Python side: inputs are handed to JS as views into the
-numpy arrays (``getBuffer``, released right after the run), outputs are copied once from the
-engine's JS array into a numpy array. ``invoke`` is synchronous over the engine's
+Tensors cross without copies on the Python side: inputs are handed to JS as the addresses of
+the numpy arrays in Pyodide's memory, which the worker views (a view lent by ``getBuffer``
+would keep a few bytes of Python's memory for good in Pyodide 0.27: over a live stream's
+thousands of runs, megabytes); outputs are copied once from the engine's JS array into a
+numpy array. ``invoke`` is synchronous over the engine's
 asynchronous ``run`` through ``pyodide.ffi.run_sync``: the worker enters Python with
 ``callPromising``, so JSPI can suspend Python while the engine works.
 """
@@ -126,19 +128,15 @@ class JsEngineInterpreter:
         self._feeds[details["name"]] = np.ascontiguousarray(value, dtype=details["dtype"])
 
     def invoke(self) -> None:
-        lent: list[_Lent] = []
+        # The arrays stay in self._feeds (alive) while the engine reads them.
+        feeds = {
+            name: {"address": array.__array_interface__["data"][0], "shape": list(array.shape)}
+            for name, array in self._feeds.items()
+        }
         try:
-            feeds = {}
-            for name, array in self._feeds.items():
-                view = _Lent(array)
-                lent.append(view)
-                feeds[name] = {"data": view.data, "shape": list(array.shape)}
             results = run_sync(self._model.run(_to_js(feeds)))
         except JsException as error:
             raise RuntimeError(f"Inference failed: {error.message}") from None
-        finally:
-            for view in lent:
-                view.release()
         outputs = []
         for details in self._outputs:
             result = getattr(results, details["name"])
