@@ -246,32 +246,70 @@ ready.then((runtime) => {
   python_ = runtime;
 });
 
+let pyBytearray = null; // Python's bytearray type, as a PyProxy kept for the worker's life
+
+/** `args` as Python gets them (pyodide.toPy), but with every typed array in them (an image's
+ *  bytes, a model's) copied into a Python bytearray first: toPy's own conversion of one keeps
+ *  a few bytes of Python's memory for good (Pyodide 0.27), once per frame of a live stream.
+ *  Returns the arguments' PyProxy and a function that destroys what was made. */
+function toPython(pyodide, args) {
+  if (!pyBytearray) {
+    const builtins = pyodide.pyimport('builtins');
+    pyBytearray = builtins.bytearray.copy();
+    builtins.destroy();
+  }
+  const bytearray = pyBytearray;
+  const made = [];
+  const copied = (view) => {
+    const array = bytearray(view.byteLength);
+    made.push(array);
+    const buffer = array.getBuffer('u8');
+    try {
+      buffer.data.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+    } finally {
+      buffer.release();
+    }
+    return array;
+  };
+  const plain = (value) => {
+    if (ArrayBuffer.isView(value)) return copied(value);
+    if (value instanceof ArrayBuffer) return copied(new Uint8Array(value));
+    if (Array.isArray(value)) return value.map(plain);
+    if (value && Object.getPrototypeOf(value) === Object.prototype) {
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, plain(item)]));
+    }
+    return value;
+  };
+  const pyArgs = pyodide.toPy(plain(args));
+  return [pyArgs, () => [pyArgs, ...made].forEach((proxy) => proxy.destroy())];
+}
+
 /** WorkerApi.dispatch(op, args), entered with JSPI (so Python may await engines
  *  synchronously): its reply, {value} | {error} | {decodeInBrowser}. */
 async function dispatch(op, args) {
   const { pyodide, dispatch: pyDispatch } = await ready;
-  const pyArgs = pyodide.toPy(args);
+  const [pyArgs, release] = toPython(pyodide, args);
   try {
     const proxy = await pyDispatch.callPromising(op, pyArgs);
     const reply = proxy.toJs({ dict_converter: Object.fromEntries });
     proxy.destroy();
     return reply;
   } finally {
-    pyArgs.destroy();
+    release();
   }
 }
 
 /** WorkerApi.dispatch(op, args) called synchronously (no JSPI): for what never awaits an
  *  engine, e.g. handing a live frame over while another request is suspended. */
 function dispatchNow(op, args) {
-  const pyArgs = python_.pyodide.toPy(args);
+  const [pyArgs, release] = toPython(python_.pyodide, args);
   try {
     const proxy = python_.dispatch(op, pyArgs);
     const reply = proxy.toJs({ dict_converter: Object.fromEntries });
     proxy.destroy();
     return reply;
   } finally {
-    pyArgs.destroy();
+    release();
   }
 }
 
