@@ -25,19 +25,22 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from photo_folder import make_photo_folder  # noqa: E402
 
 from image_classifier import BaseOptions, ImageClassifierOptions  # noqa: E402
-from image_classifier.batch import classify_paths  # noqa: E402
+from image_classifier.batch import classify_file, classify_paths  # noqa: E402
 
 MODEL = ROOT / "models" / "efficientnet_lite0_int8.tflite"
 PHOTOS = 600
 LONGEST_SIDE = 640  # pixels: photos as a phone's "share" or a web gallery gives them
 JPEG_PHOTOS = 100  # our JPEG decoding is the slow part there: fewer photos say as much
 ROUNDS = 2
+STAGE_PHOTOS = 200  # PNG photos whose stages are timed one by one
 TOP = 5
 
 
@@ -93,6 +96,55 @@ def agreement(ours_: dict, theirs: dict) -> dict:
     return {"same_top1": same_top, "photos": len(theirs), "max_score_difference": worst}
 
 
+def stage_costs(paths: list[str]) -> dict[str, float]:
+    """CPU milliseconds per photo of each stage, ours (one engine thread, as in a worker) and
+    MediaPipe's, over the same photos in turn (ROUNDS times, the lowest kept): where the time
+    goes."""
+    import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions as MpBaseOptions
+    from mediapipe.tasks.python import vision
+    from PIL import Image as PILImage
+
+    from image_classifier import Image, ImageClassifier, engines
+
+    engines.use_cpu_threads(1)
+    ours_ = ImageClassifier.create_from_options(
+        ImageClassifierOptions(BaseOptions(model_asset_path=str(MODEL)), max_results=TOP))
+    engines.use_cpu_threads(None)
+    theirs = vision.ImageClassifier.create_from_options(vision.ImageClassifierOptions(
+        base_options=MpBaseOptions(model_asset_path=str(MODEL)), max_results=TOP))
+    prepare, engine, index = ours_._preparation(), ours_._interpreter, ours_.input_details["index"]
+
+    def pillow(path):
+        with PILImage.open(path) as picture:
+            return np.asarray(picture.convert("RGB"))
+
+    images = [Image.create_from_file(p).rgb_view() for p in paths]
+    tensors = [prepare(rgb) for rgb in images]
+    their_images = [mp.Image.create_from_file(p) for p in paths]
+    stages = {
+        "ours: decode (libspng)": lambda: [Image.create_from_file(p) for p in paths],
+        "Pillow: decode (for comparison)": lambda: [pillow(p) for p in paths],
+        "ours: preprocess (numpy warp)": lambda: [prepare(rgb) for rgb in images],
+        "ours: inference (LiteRT, 1 thread)": lambda: [
+            (engine.set_tensor(index, t), engine.invoke()) for t in tensors],
+        "ours: whole photo (classify_file)": lambda: [classify_file(ours_, p) for p in paths],
+        "MediaPipe: decode (stb_image)": lambda: [mp.Image.create_from_file(p) for p in paths],
+        "MediaPipe: classify (preprocess + inference)": lambda: [
+            theirs.classify(image) for image in their_images],
+    }
+    costs: dict[str, float] = {}
+    for _ in range(ROUNDS):
+        for name, stage in stages.items():
+            started = time.process_time()
+            stage()
+            spent = (time.process_time() - started) / len(paths) * 1e3
+            costs[name] = round(min(costs.get(name, spent), spent), 2)
+    theirs.close()
+    ours_.close()
+    return costs
+
+
 def fastest(rows: list[dict]) -> dict:
     best = max(rows, key=lambda row: row["photos_per_s"])
     return {**best, "rounds": len(rows)}
@@ -126,9 +178,14 @@ def main() -> None:
     runs = compare("png", PHOTOS, [mediapipe, ("ours-1-process", lambda p: ours(p, 1)),
                                    in_workers])
     runs += compare("jpg", JPEG_PHOTOS, [mediapipe, in_workers])
+    with tempfile.TemporaryDirectory() as folder:
+        before = load()
+        costs = stage_costs([str(p) for p in make_photo_folder(
+            Path(folder), STAGE_PHOTOS, LONGEST_SIDE, ("png",))])
     report = {"model": MODEL.name, "cores": os.cpu_count(), "photos": PHOTOS,
               "jpeg_photos": JPEG_PHOTOS, "longest_side": LONGEST_SIDE, "rounds": ROUNDS,
-              "runs": runs}
+              "runs": runs, "stage_cpu_ms_per_photo": costs,
+              "stage_load": [before, load()]}
     (ROOT / "bench" / "throughput.json").write_text(json.dumps(report, indent=1) + "\n")
     for row in runs:
         print(f"{row['photos_kind']} {row['run']:>18}: {row['photos_per_s']:6.1f} photos/s, "
@@ -137,6 +194,8 @@ def main() -> None:
               + (f", {row['vs_mediapipe']}× MediaPipe, same top-1 "
                  f"{row['agreement']['same_top1']}/{row['photos']}, scores within "
                  f"{row['agreement']['max_score_difference']:.1e}" if "agreement" in row else ""))
+    for name, cost in costs.items():
+        print(f"{name:>45}: {cost} CPU ms/photo")
 
 
 if __name__ == "__main__":
