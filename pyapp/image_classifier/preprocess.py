@@ -264,11 +264,12 @@ def _sampling_plan(
     out_width: int, out_height: int,
 ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
     """warpPerspective's bilinear taps for every output pixel of one geometry: the table
-    indices of the four taps (top left, top right, bottom left, bottom right), each
-    (out_height, out_width), and the integer weights in 1/32 of the top and bottom rows and of
-    the left and right columns (each pair sums to 32), which broadcast to that shape: a row and
-    a column where the map is axis-aligned, so building a plan costs little. A fixed mapping,
-    worked out once and reused by every frame of that geometry."""
+    indices of the four taps (top left, top right, bottom left, bottom right), each 1-D, row
+    after row (numpy's fast gather, in wasm too); and the integer weights, in 1/32, of the top
+    and bottom rows and of the left and right columns (each pair sums to 32), which broadcast
+    to (out_height, out_width): a column and a row where the map is axis-aligned, so building
+    a plan costs little. A fixed mapping, worked out once and reused by every frame of that
+    geometry."""
     transform_matrix = np.frombuffer(matrix, np.float64).reshape(3, 3)
     coordinates = _axis_coordinates(transform_matrix, out_width, out_height)
     fixed_x, fixed_y = coordinates or _pixel_coordinates(transform_matrix, out_width, out_height)
@@ -276,7 +277,8 @@ def _sampling_plan(
     columns = _axis_taps(fixed_x, width, col_step)
     shape = (out_height, out_width)
     return (
-        tuple(_frozen(np.broadcast_to(row + column, shape)) for row, _ in rows for column, _ in columns),
+        tuple(_frozen(np.broadcast_to(row + column, shape).reshape(-1))
+              for row, _ in rows for column, _ in columns),
         tuple(_frozen(weight) for _, weight in rows),
         # 16 bits hold a row's blend (at most 32 * 255), and halve what its sums move.
         tuple(_frozen(weight.astype(np.int16)) for _, weight in columns),
@@ -302,9 +304,9 @@ def warp(pixels: np.ndarray, matrix: np.ndarray, out_width: int, out_height: int
         np.asarray(matrix, np.float64).tobytes(), height, width, row_step, col_step,
         out_width, out_height)
     total = np.empty((channels, out_height, out_width), np.int32)
-    for plane, top_left, top_right, bottom_left, bottom_right in zip(
-        total, *(gather(index) for index in indices)
-    ):
+    shape = (out_height, out_width)
+    taps = [[values.reshape(shape) for values in gather(index)] for index in indices]
+    for plane, top_left, top_right, bottom_left, bottom_right in zip(total, *taps):
         np.multiply(top, left * top_left + right * top_right, out=plane)
         plane += bottom * (left * bottom_left + right * bottom_right)
     # Weights sum to 32 * 32: with INTER_REMAP_COEF_BITS = 15 this is rounding >> 10.
@@ -328,8 +330,8 @@ def _pixel_table(pixels: np.ndarray):
     words = _words(pixels)
     if words is not None:
         def gather_words(index: np.ndarray) -> list[np.ndarray]:
-            values = words[index].view(np.uint8).reshape(index.shape + (4,))
-            return [values[..., channel] for channel in range(channels)]
+            values = words[index].view(np.uint8).reshape(-1, 4)
+            return [values[:, channel] for channel in range(channels)]
 
         return gather_words, row_stride // 4, 1
     unit = math.gcd(row_stride, col_stride)
