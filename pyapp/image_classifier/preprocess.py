@@ -262,26 +262,19 @@ def _axis_taps(fixed: np.ndarray, size: int, step: int):
 def _sampling_plan(
     matrix: bytes, height: int, width: int, row_step: int, col_step: int,
     out_width: int, out_height: int,
-) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
-    """warpPerspective's bilinear taps for every output pixel of one geometry: the table
-    indices of the four taps (top left, top right, bottom left, bottom right), each 1-D, row
-    after row (numpy's fast gather, in wasm too); and the integer weights, in 1/32, of the top
-    and bottom rows and of the left and right columns (each pair sums to 32), which broadcast
-    to (out_height, out_width): a column and a row where the map is axis-aligned, so building
-    a plan costs little. A fixed mapping, worked out once and reused by every frame of that
-    geometry."""
+) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """warpPerspective's four bilinear taps for every output pixel of one geometry, row after
+    row: table indices and integer weights (which sum to 32 * 32). A fixed mapping, worked out
+    once and reused by every frame of that geometry."""
     transform_matrix = np.frombuffer(matrix, np.float64).reshape(3, 3)
     coordinates = _axis_coordinates(transform_matrix, out_width, out_height)
     fixed_x, fixed_y = coordinates or _pixel_coordinates(transform_matrix, out_width, out_height)
-    rows = _axis_taps(fixed_y, height, row_step)
-    columns = _axis_taps(fixed_x, width, col_step)
     shape = (out_height, out_width)
-    return (
-        tuple(_frozen(np.broadcast_to(row + column, shape).reshape(-1))
-              for row, _ in rows for column, _ in columns),
-        tuple(_frozen(weight) for _, weight in rows),
-        # 16 bits hold a row's blend (at most 32 * 255), and halve what its sums move.
-        tuple(_frozen(weight.astype(np.int16)) for _, weight in columns),
+    return tuple(
+        (_frozen(np.broadcast_to(row + column, shape).reshape(-1)),
+         _frozen(np.broadcast_to(row_weight * column_weight, shape).reshape(-1)))
+        for row, row_weight in _axis_taps(fixed_y, height, row_step)
+        for column, column_weight in _axis_taps(fixed_x, width, col_step)
     )
 
 
@@ -294,25 +287,19 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 def warp(pixels: np.ndarray, matrix: np.ndarray, out_width: int, out_height: int) -> np.ndarray:
     """cv::warpPerspective(INTER_LINEAR, BORDER_REPLICATE) of an 8-bit image, bit-exact, as
     (channels, out_height, out_width) int32 planes: per frame, on the geometry's cached sampling
-    plan, one gather per tap, then per channel the blend of each row's two taps (16-bit) and
-    of the two rows (32-bit), all in long loops (interleaved channels make numpy loop over 3
-    values); planes feed any layout. The integer sums are exact, so blending rows, then
-    columns, gives OpenCV's sum of the four taps weighted by their products."""
+    plan, one gather per tap and one weighted sum per channel, all in long loops (interleaved
+    channels make numpy loop over 3 values); planes feed any layout."""
     height, width, channels = pixels.shape
     gather, row_step, col_step = _pixel_table(pixels)
-    indices, (top, bottom), (left, right) = _sampling_plan(
-        np.asarray(matrix, np.float64).tobytes(), height, width, row_step, col_step,
-        out_width, out_height)
-    total = np.empty((channels, out_height, out_width), np.int32)
-    shape = (out_height, out_width)
-    taps = [[values.reshape(shape) for values in gather(index)] for index in indices]
-    for plane, top_left, top_right, bottom_left, bottom_right in zip(total, *taps):
-        np.multiply(top, left * top_left + right * top_right, out=plane)
-        plane += bottom * (left * bottom_left + right * bottom_right)
+    plan = _sampling_plan(np.asarray(matrix, np.float64).tobytes(), height, width,
+                          row_step, col_step, out_width, out_height)
+    total = np.full((channels, out_height * out_width), 1 << 9, np.int32)
+    for index, weight in plan:
+        for plane, values in zip(total, gather(index)):
+            plane += weight * values
     # Weights sum to 32 * 32: with INTER_REMAP_COEF_BITS = 15 this is rounding >> 10.
-    total += 1 << 9
     total >>= 10
-    return total
+    return total.reshape(channels, out_height, out_width)
 
 
 def _pixel_table(pixels: np.ndarray):
@@ -402,17 +389,22 @@ def input_tensor(
     normalization: Optional[tuple[float, float]],
     processing=None,
 ) -> np.ndarray:
-    """The batched model input for an RGB uint8 image: warp, then normalize and lay out in
-    one step, a table lookup of every value in the layout's order."""
+    """The batched model input for an RGB uint8 image: warp, then normalize, then lay out; the
+    last two in one step, by table lookup and assignment, per channel."""
     shape: Sequence[int] = [int(d) for d in input_details["shape"]]
     out_height, out_width = (shape[1], shape[2]) if layout == "NHWC" else (shape[2], shape[3])
     matrix = transform(processing, rgb.shape[1], rgb.shape[0], out_width, out_height)
-    planes = warp(rgb, matrix, out_width, out_height)
-    laid_out = planes if layout == "NCHW" else np.moveaxis(planes, 0, -1)
-    if normalization is None:
-        return laid_out.astype(input_details["dtype"], order="C")[None]
-    table = _normalization_table(*normalization).astype(input_details["dtype"], copy=False)
-    return np.take(table, laid_out)[None]  # (np.take writes in C order; [] would not)
+    channels = rgb.shape[2]
+    if layout == "NCHW":
+        tensor = np.empty((1, channels, out_height, out_width), input_details["dtype"])
+        planes = tensor[0]
+    else:
+        tensor = np.empty((1, out_height, out_width, channels), input_details["dtype"])
+        planes = np.moveaxis(tensor[0], -1, 0)
+    values = None if normalization is None else _normalization_table(*normalization)
+    for plane, warped in zip(planes, warp(rgb, matrix, out_width, out_height)):
+        plane[...] = warped if values is None else values[warped]
+    return tensor
 
 
 @functools.lru_cache(maxsize=4)
