@@ -24,9 +24,9 @@ def png_claiming(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
 
 
-def encoded(picture: PILImage.Image, fmt: str) -> bytes:
+def encoded(picture: PILImage.Image, fmt: str, **options) -> bytes:
     buffer = io.BytesIO()
-    picture.save(buffer, fmt)
+    picture.save(buffer, fmt, **options)
     return buffer.getvalue()
 
 
@@ -140,3 +140,33 @@ def test_empty_model_buffer_and_both_model_sources():
                 base_options=BaseOptions(model_asset_path="x.onnx", model_asset_buffer=b"x")
             )
         )
+
+
+@pytest.mark.parametrize("mode,options,by_libspng", [
+    ("RGB", {}, True), ("RGBA", {}, True), ("L", {}, True),
+    ("RGB", {"transparency": (1, 2, 3)}, True),
+    ("L", {"transparency": 9}, True), ("P", {}, False), ("LA", {}, False), ("1", {}, False),
+])
+def test_png_pixels_are_pillows_whichever_decoder(mode, options, by_libspng):
+    """8-bit grey, RGB and RGBA PNGs go to libspng (pyspng), the rest to Pillow: the same
+    pixels and format as Pillow's either way."""
+    from image_classifier import image as image_module
+
+    picture = PILImage.open(IMAGES / "chelsea.png").convert(mode)
+    data = encoded(picture, "PNG", **options)
+    with PILImage.open(io.BytesIO(data)) as opened:
+        assert (image_module._spng_decode(opened, data) is not None) == by_libspng
+        expected = {"L": "L", "RGBA": "RGBA", "LA": "RGBA"}.get(opened.mode, "RGB")
+        pillows = np.asarray(opened.convert(expected))
+    ours = Image.create_from_bytes(data)
+    assert ours.image_format == {"L": ImageFormat.GRAY8, "RGBA": ImageFormat.SRGBA}.get(
+        expected, ImageFormat.SRGB)
+    np.testing.assert_array_equal(ours.numpy_view(), pillows)
+
+
+def test_corrupt_png_data_is_a_decoding_failure():
+    data = bytearray(encoded(PILImage.open(IMAGES / "chelsea.png").convert("RGB"), "PNG"))
+    start = data.index(b"IDAT") + 4
+    data[start + 10 : start + 400] = bytes(390)  # zeroes over the compressed pixels
+    with pytest.raises(ValueError, match="Image decoding failed"):
+        Image.create_from_bytes(bytes(data))

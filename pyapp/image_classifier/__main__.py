@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="print records as JSON Lines instead of a table")
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1,
-        help="processes decoding and preprocessing photos (default: one per core)",
+        help="processes classifying photos, one core each (default: one per core)",
     )
     parser.add_argument(
         "--ray", nargs="?", const="", metavar="ADDRESS",

@@ -4,8 +4,8 @@
 into photo paths, kept as given (relative paths stay relative to the current directory).
 ``classify_paths`` yields one ``PhotoRecord`` per path, in order, as soon as it is ready; a
 photo that fails gives a record with its error and the others go on. With ``workers`` > 1,
-decoding and preprocessing (most of a photo's time) run in that many worker processes while
-this process keeps the engine busy with the tensors they send back.
+that many worker processes each classify whole photos (decoding, preprocessing, inference)
+on one core, and this process only puts their records back in order.
 
     from image_classifier import ImageClassifierOptions, BaseOptions
     from image_classifier.batch import classify_paths, expand_paths
@@ -29,16 +29,19 @@ from typing import Callable, Optional
 import numpy as np
 from PIL import Image as PILImage
 
-from . import preprocess
+from . import engines, preprocess
 from .classifier import ImageClassifier
 from .image import Image
 from .options import ImageClassifierOptions, ImageProcessingOptions
 from .records import PhotoRecord
 
 _GLOB_CHARACTERS = set("*?[")
-# Tensors waiting between the workers and the engine, per worker: enough to keep the engine fed,
-# few enough that a million photos never pile up in memory.
-_IN_FLIGHT_PER_WORKER = 4
+# Photos a worker is given at a time: few enough that records stream out steadily, enough
+# that handing them over costs next to nothing.
+_CHUNK_PHOTOS = 8
+# Chunks given out and not yet collected, per worker: enough to keep every worker busy, few
+# enough that a million photos never pile up in memory.
+_IN_FLIGHT_PER_WORKER = 2
 
 
 def image_suffixes() -> frozenset[str]:
@@ -145,24 +148,50 @@ def classify_paths(
         used (before any photo is read). A bad photo never raises: its record has the error.
     """
     preprocess.check_processing_options(processing)
-    if workers <= 1:
-        with ImageClassifier.create_from_options(options) as classifier:
+    with ImageClassifier.create_from_options(options) as classifier:
+        if workers <= 1:
             for path in paths:
                 yield classify_file(classifier, path, processing)
-        return
-    # Forked before the engine starts its threads, so that the workers start at once with
-    # everything imported; each task carries the (small) preparation.
-    with multiprocessing.get_context("fork").Pool(workers) as pool, \
-            ImageClassifier.create_from_options(options) as classifier:
-        prepare = classifier._preparation()
+            return
+    # Each worker classifies whole photos with an engine of its own on one thread: photos
+    # cost the least CPU time that way (no tensors between processes, no engine threads
+    # waiting for cores the other workers hold). Forked once the checking classifier above is
+    # closed (its engine threads ended), so that the workers start with everything imported.
+    with multiprocessing.get_context("fork").Pool(
+        workers, _start_worker, (options, processing)
+    ) as pool:
         waiting: collections.deque = collections.deque()
-        for path in paths:
+        for chunk in _chunks(paths, _CHUNK_PHOTOS):
             if len(waiting) >= workers * _IN_FLIGHT_PER_WORKER:
-                done_path, prepared = waiting.popleft()
-                yield _finish(classifier, done_path, prepared.get())
-            waiting.append((path, pool.apply_async(_prepare, (prepare, path, processing))))
+                yield from waiting.popleft().get()
+            waiting.append(pool.apply_async(_classify_chunk, (chunk,)))
         while waiting:
-            done_path, prepared = waiting.popleft()
-            yield _finish(classifier, done_path, prepared.get())
+            yield from waiting.popleft().get()
         pool.close()  # all done: let the workers end (leaving early terminates them)
         pool.join()
+
+
+def _chunks(paths: Iterable[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for path in paths:
+        chunk.append(path)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# A worker process's classifier and processing options (``_start_worker``).
+_worker: Optional[tuple[ImageClassifier, Optional[ImageProcessingOptions]]] = None
+
+
+def _start_worker(options: ImageClassifierOptions, processing) -> None:
+    global _worker
+    engines.use_cpu_threads(1)
+    _worker = ImageClassifier.create_from_options(options), processing
+
+
+def _classify_chunk(paths: list[str]) -> list[PhotoRecord]:
+    classifier, processing = _worker
+    return [classify_file(classifier, path, processing) for path in paths]

@@ -15,6 +15,7 @@ JPEGs with 1 or 3 components in one scan. ``decode`` returns None for anything e
 
 from __future__ import annotations
 
+import functools
 from array import array
 
 import numpy as np
@@ -61,7 +62,9 @@ class _Decoder:
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.quant: dict[int, np.ndarray] = {}
-        self.huffman: dict[tuple[int, int], list[int]] = {}
+        # (kind, table) -> the 16-bit lookahead's code (``_huffman_tables``); AC tables also
+        # with their ``_fast_ac`` table: (lookahead table, fast table).
+        self.huffman: dict[tuple[int, int], tuple[list[int], list[int] | None]] = {}
         self.restart_interval = 0
         self.components: list[dict] = []
         self.jfif = False
@@ -147,18 +150,7 @@ class _Decoder:
             symbols = segment[pos + 17 : pos + 17 + sum(counts)]
             if len(counts) != 16 or len(symbols) != sum(counts) or kind > 1 or table > 3:
                 raise _corrupt("bad Huffman table")
-            # A 16-bit lookahead -> (code length << 8 | symbol); 0 for no code.
-            lookup = np.zeros(1 << 16, dtype=np.int32)
-            code, k = 0, 0
-            for length in range(1, 17):
-                for _ in range(counts[length - 1]):
-                    if code >= 1 << length:
-                        raise _corrupt("bad Huffman table")
-                    shift = 16 - length
-                    lookup[code << shift : (code + 1) << shift] = length << 8 | symbols[k]
-                    code, k = code + 1, k + 1
-                code <<= 1
-            self.huffman[kind, table] = lookup.tolist()
+            self.huffman[kind, table] = _huffman_table(kind, bytes(counts), bytes(symbols))
             pos += 17 + len(symbols)
 
     def _scan(self, header: bytes, pos: int) -> np.ndarray:
@@ -169,8 +161,8 @@ class _Decoder:
         order = []
         for i in range(count):
             component = by_id[header[1 + 2 * i]]
-            component["dc"] = self.huffman[0, header[2 + 2 * i] >> 4]
-            component["ac"] = self.huffman[1, header[2 + 2 * i] & 15]
+            component["dc"] = self.huffman[0, header[2 + 2 * i] >> 4][0]
+            component["ac"], component["fast"] = self.huffman[1, header[2 + 2 * i] & 15]
             order.append(component)
         if count != len(self.components):
             raise _Unsupported()  # components in separate scans
@@ -186,24 +178,26 @@ class _Decoder:
         """Huffman-decodes every block, in MCU order, into the components' coefficient lists."""
         if len(order) == 1:  # one component: blocks in raster order, only those of the image
             c = order[0]
-            units = [
-                (0, (row * c["bx"] + col) * 64)
-                for row in range(-(-c["y"] // 8)) for col in range(-(-c["x"] // 8))
-            ]
+            rows, columns = np.arange(-(-c["y"] // 8)), np.arange(-(-c["x"] // 8))
+            bases = (rows[:, None] * c["bx"] + columns) * 64
+            components = np.zeros_like(bases)
             per_unit = 1
-        else:
-            units = [
-                (n, ((j * c["v"] + y) * c["bx"] + i * c["h"] + x) * 64)
-                for j in range(self.mcu_y) for i in range(self.mcu_x)
-                for n, c in enumerate(order) for y in range(c["v"]) for x in range(c["h"])
-            ]
-            per_unit = sum(c["h"] * c["v"] for c in order)
-        per_segment = (self.restart_interval or len(units)) * per_unit
-        if -(-len(units) // per_segment) > len(segments):
+        else:  # in each MCU, every component's v x h blocks
+            blocks = [(n, c["v"], c["h"], c["bx"], y, x) for n, c in enumerate(order)
+                      for y in range(c["v"]) for x in range(c["h"])]
+            n, v, h, bx, y, x = (np.array(column) for column in zip(*blocks))
+            j, i = np.arange(self.mcu_y)[:, None, None], np.arange(self.mcu_x)[:, None]
+            bases = ((j * v + y) * bx + i * h + x) * 64
+            components = np.broadcast_to(n, bases.shape)
+            per_unit = len(blocks)
+        bases, components = bases.reshape(-1).tolist(), components.reshape(-1).tolist()
+        per_segment = (self.restart_interval or len(bases)) * per_unit
+        if -(-len(bases) // per_segment) > len(segments):
             raise _corrupt("the image data ends early")
-        tables = [(c["dc"], c["ac"], c["coefficients"]) for c in order]
-        for n, start in enumerate(range(0, len(units), per_segment)):
-            _decode_segment(segments[n], units[start : start + per_segment], tables)
+        tables = [(c["dc"], c["ac"], c["fast"], c["coefficients"]) for c in order]
+        for n, start in enumerate(range(0, len(bases), per_segment)):
+            end = start + per_segment
+            _decode_segment(segments[n], components[start:end], bases[start:end], tables)
 
     def _plane(self, c: dict) -> np.ndarray:
         """A component's samples: dequantized (as stb, into 16-bit), then stb's IDCT."""
@@ -276,6 +270,38 @@ def _segments(data: bytes, pos: int) -> list[bytes]:
     return segments
 
 
+@functools.lru_cache(maxsize=16)
+def _huffman_table(kind: int, counts: bytes, symbols: bytes) -> tuple[list[int], list[int] | None]:
+    """A 16-bit lookahead -> (code length << 8 | symbol), 0 for no code; for an AC table, its
+    ``_fast_ac`` table too. Kept for the next photos: most encoders use the same few tables,
+    and building the lists costs more than decoding a small photo's blocks."""
+    lookup = np.zeros(1 << 16, dtype=np.int32)
+    code, k = 0, 0
+    for length in range(1, 17):
+        for _ in range(counts[length - 1]):
+            if code >= 1 << length:
+                raise _corrupt("bad Huffman table")
+            shift = 16 - length
+            lookup[code << shift : (code + 1) << shift] = length << 8 | symbols[k]
+            code, k = code + 1, k + 1
+        code <<= 1
+    return lookup.tolist(), _fast_ac(lookup) if kind else None
+
+
+def _fast_ac(lookup: np.ndarray) -> list[int]:
+    """For every 16-bit lookahead whose AC code and value bits both fit in it (stb's
+    ``fast_ac``, on 16 bits instead of 9): value * 4096 + run << 5 + bits taken; 0 for the
+    others (end of block, 16 zeros, longer codes), which take the slow path."""
+    bits = np.arange(1 << 16, dtype=np.int64)
+    length, symbol = lookup >> 8, lookup & 255
+    run, size = symbol >> 4, symbol & 15
+    taken = length + size
+    usable = (lookup != 0) & (size > 0) & (taken <= 16)
+    extra = (bits >> np.where(usable, 16 - taken, 0)) & ((1 << size) - 1)
+    value = np.where(extra < (1 << np.maximum(size - 1, 0)), extra - (1 << size) + 1, extra)
+    return np.where(usable, value * 4096 + (run << 5) + taken, 0).tolist()
+
+
 def _lookahead(segment: bytes) -> list[int]:
     """The 16 bits starting at every bit position of ``segment`` (zeros past its end, as stb
     feeds)."""
@@ -286,19 +312,20 @@ def _lookahead(segment: bytes) -> list[int]:
     return peek.tolist()
 
 
-def _decode_segment(segment: bytes, blocks: list[tuple[int, int]], tables: list) -> None:
-    """Decodes the blocks of one restart interval: for each (component, offset), its 64
+def _decode_segment(segment: bytes, components: list[int], bases: list[int],
+                    tables: list) -> None:
+    """Decodes the blocks of one restart interval: for each component and offset, its 64
     coefficients (zigzag order, the DC with its prediction added) into that component's list
     at that offset. One loop, locals only: this is the hot path of decoding."""
     origin, peek = 0, _lookahead(segment[:_WINDOW_BYTES])
     limit = (_WINDOW_BYTES - 1024) * 8  # a block takes at most 256 bytes
     predictions = [0] * len(tables)
     p = 0
-    for n, base in blocks:
+    for n, base in zip(components, bases):
         if p > limit:  # move the window on
             origin, p = origin + (p >> 3), p & 7
             peek = _lookahead(segment[origin : origin + _WINDOW_BYTES])
-        dc, ac, out = tables[n]
+        dc, ac, fast, out = tables[n]
         code = dc[peek[p]]
         if not code or code & 255 > 16:
             raise _corrupt("bad Huffman code")
@@ -313,6 +340,15 @@ def _decode_segment(segment: bytes, blocks: list[tuple[int, int]], tables: list)
         out[base] = predictions[n]
         k = 1
         while k < 64:
+            entry = fast[peek[p]]
+            if entry:  # most coefficients: code and value in one lookup
+                p += entry & 31
+                k += (entry >> 5) & 15
+                if k > 63:
+                    raise _corrupt("too many coefficients")
+                out[base + k] = entry >> 12
+                k += 1
+                continue
             code = ac[peek[p]]
             if not code:
                 raise _corrupt("bad Huffman code")

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Optional
 
-from . import preprocess
+from . import engines, preprocess
 from .batch import classify_file
 from .classifier import ImageClassifier
 from .options import ImageClassifierOptions, ImageProcessingOptions
@@ -36,6 +36,7 @@ class _ClassifierActor:
         import ray
 
         model_bytes = ray.get(model)
+        engines.use_cpu_threads(1)  # one core per actor, as batch's worker processes
         self._classifier = ImageClassifier.create_from_options(dataclasses.replace(
             options, base_options=dataclasses.replace(
                 options.base_options, model_asset_path=None, model_asset_buffer=model_bytes)))

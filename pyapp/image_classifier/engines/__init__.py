@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
-from .base import Interpreter, TensorDetails
+from .base import Interpreter, TensorDetails, cpu_threads, use_cpu_threads
 
 EngineFactory = Callable[[bytes, str], Interpreter]
 """Builds an interpreter from model bytes and a delegate name ('CPU' or 'GPU')."""
@@ -53,4 +53,5 @@ def load(model: bytes, model_format: str, delegate: str) -> Interpreter:
     return factory(model, delegate)
 
 
-__all__ = ["Interpreter", "TensorDetails", "EngineFactory", "register", "load"]
+__all__ = ["Interpreter", "TensorDetails", "EngineFactory", "register", "load", "cpu_threads",
+           "use_cpu_threads"]

@@ -8,11 +8,28 @@ Pyodide's ``run_sync``, so no thread and no async rewrite is needed on either si
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import os
+from typing import Any, Optional, Protocol
 
 import numpy as np
 
 TensorDetails = dict[str, Any]
+
+_cpu_threads: Optional[int] = None
+
+
+def use_cpu_threads(count: Optional[int]) -> None:
+    """How many threads each CPU engine created from now on in this process runs on (None:
+    one per core). A process that shares the cores with others doing the same work (batch
+    worker processes) takes 1: N engines of N threads each on N cores would spin-wait for
+    cores the others hold."""
+    global _cpu_threads
+    _cpu_threads = count
+
+
+def cpu_threads() -> int:
+    """The threads a CPU engine created now runs on (``use_cpu_threads``)."""
+    return _cpu_threads or os.cpu_count() or 1
 
 
 class Interpreter(Protocol):

@@ -7,24 +7,23 @@ loads the model, chooses the threads and gives errors the package's types.
 from __future__ import annotations
 
 import logging
-import os
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from .base import TensorDetails
+from .base import TensorDetails, cpu_threads
 
 _log = logging.getLogger(__name__)
 
 
 class LiteRtInterpreter:
-    """Runs a TFLite model on the CPU (XNNPack), one thread per core."""
+    """Runs a TFLite model on the CPU (XNNPack), on ``base.cpu_threads()`` threads."""
 
     def __init__(self, model: bytes, delegate: str = "CPU") -> None:
         if delegate == "GPU":
             _log.warning("The GPU delegate is not available with LiteRT here; using CPU.")
         try:
-            self._interpreter = Interpreter(model_content=model, num_threads=os.cpu_count())
+            self._interpreter = Interpreter(model_content=model, num_threads=cpu_threads())
             self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             raise ValueError(f"Unable to load the TFLite model: {error}") from None
