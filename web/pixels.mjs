@@ -22,8 +22,20 @@ function shownSize(source) {
   return source.rotation % 180 ? { width: height, height: width } : { width, height };
 }
 
-/** {rgba, width, height} of an ImageBitmap or a VideoFrame (e.g. a camera's I420 frame,
- *  converted by the browser), upright as shown; the source is closed. Beyond MAX_PIXELS
+// Four-byte sRGB formats a frame's pixels are read in as they are, their bytes in this order:
+// the byte swap of a conversion to RGBA cost 2 ms more than the copy itself at 1920x1280.
+const AS_STORED = { RGBA: 'RGBA', RGBX: 'RGBA', BGRA: 'BGRA', BGRX: 'BGRA' };
+
+/** The order of a frame's bytes when they can be read without conversion, else undefined. */
+function storedOrder(frame) {
+  const { primaries, transfer, matrix } = frame.colorSpace;
+  const srgb = primaries === 'bt709' && transfer === 'iec61966-2-1' && matrix === 'rgb';
+  return srgb ? AS_STORED[frame.format] : undefined;
+}
+
+/** {rgba, width, height, order?} of an ImageBitmap or a VideoFrame (e.g. a camera's I420
+ *  frame, converted by the browser), upright as shown; the source is closed. `order` is
+ *  'BGRA' when the four bytes of a pixel are blue, green, red, alpha. Beyond MAX_PIXELS
  *  nothing is copied. VideoFrame.copyTo gives the canvas's pixels in a fraction of the time
  *  (1.0-2.8 ms against 1.7-4.5 ms for photos of 451x300 to 640x427; 1.4 against 3.8 ms for
  *  640x480 camera frames), but only of unrotated frames: a frame made from an oriented bitmap
@@ -38,6 +50,11 @@ export async function pixelsOf(source) {
       frame = source instanceof VideoFrame ? source : new VideoFrame(source, { timestamp: 0 });
       if (!frame.rotation && !frame.flip) {
         const rgba = lend(width * height * 4);
+        const order = storedOrder(frame);
+        if (order) {
+          await frame.copyTo(rgba);
+          return { rgba, width, height, order };
+        }
         await frame.copyTo(rgba, { format: 'RGBA', colorSpace: 'srgb' });
         return { rgba, width, height };
       }

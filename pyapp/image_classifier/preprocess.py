@@ -306,45 +306,57 @@ def _pixel_table(pixels: np.ndarray):
     """(gather, row_step, col_step): ``gather(index)`` gives, per channel, the values of the
     pixels at table index ``y * row_step + x * col_step``, made without copying the image.
 
-    Pixels of four bytes (RGBA, every frame in the browser, or its RGB view) are gathered
-    whole, as uint32: one gather per tap instead of one per channel. Other layouts gather one
-    1-D view per channel. A 1-D index into a 1-D array is numpy's fast gather, in wasm too,
-    where np.take and indexing rows of pixels are several times slower."""
+    Pixels of four bytes (RGBA, every frame in the browser, or its RGB view, forwards or
+    backwards as a BGRA frame's) are gathered whole, as uint32: one gather per tap instead of
+    one per channel. Other layouts gather one 1-D view per channel. A 1-D index into a 1-D
+    array is numpy's fast gather, in wasm too, where np.take and indexing rows of pixels are
+    several times slower."""
+    words = _words(pixels)
+    if words is not None:
+        table, row_step, channel_bytes = words
+
+        def gather_words(index: np.ndarray) -> list[np.ndarray]:
+            values = table[index].view(np.uint8).reshape(-1, 4)
+            return [values[:, byte] for byte in channel_bytes]
+
+        return gather_words, row_step, 1
     if min(pixels.strides) <= 0:
         pixels = np.ascontiguousarray(pixels)
     rows, cols, channels = pixels.shape
     row_stride, col_stride, channel_stride = pixels.strides
-    words = _words(pixels)
-    if words is not None:
-        def gather_words(index: np.ndarray) -> list[np.ndarray]:
-            values = words[index].view(np.uint8).reshape(-1, 4)
-            return [values[:, channel] for channel in range(channels)]
-
-        return gather_words, row_stride // 4, 1
     unit = math.gcd(row_stride, col_stride)
     count = ((rows - 1) * row_stride + (cols - 1) * col_stride) // unit + 1
     planes = list(as_strided(pixels, (channels, count), (channel_stride, unit), writeable=False))
     return (lambda index: [plane[index] for plane in planes]), row_stride // unit, col_stride // unit
 
 
-def _words(pixels: np.ndarray) -> Optional[np.ndarray]:
-    """The image as one uint32 per pixel (1-D, row after row), when its pixels are four
-    consecutive bytes inside one contiguous array (an RGB view keeps its alpha byte); else None.
-    """
+def _words(pixels: np.ndarray) -> Optional[tuple[np.ndarray, int, list[int]]]:
+    """(table, row_step, channel_bytes): the image as one uint32 per pixel (1-D, row after
+    row), and each channel's byte in its word, when its pixels are four consecutive bytes
+    inside one contiguous array (an RGB view keeps its alpha byte; channels may run
+    backwards); else None."""
     row_stride, col_stride, channel_stride = pixels.strides
-    if pixels.dtype != np.uint8 or (col_stride, channel_stride) != (4, 1) or row_stride % 4:
+    if (pixels.dtype != np.uint8 or col_stride != 4 or abs(channel_stride) != 1
+            or row_stride <= 0 or row_stride % 4):
         return None
     root = pixels
     while isinstance(root.base, np.ndarray):
         root = root.base
     if not root.flags.c_contiguous:
         return None
-    offset = pixels.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    offsets = [channel * channel_stride for channel in range(pixels.shape[2])]
+    # The word of a pixel begins at its lowest channel byte (the last one when they run back).
+    start = (pixels.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+             + min(offsets))
     count = (pixels.shape[0] - 1) * row_stride // 4 + pixels.shape[1]
+    if start < 0:
+        return None
     try:  # numpy refuses a view that would reach past the root's memory
-        return np.ndarray((count,), np.uint32, root, offset, (4,))
+        table = np.ndarray((count,), np.uint32, root, start, (4,))
     except (TypeError, ValueError):
         return None
+    channel_bytes = [offset - min(offsets) for offset in offsets]
+    return table, row_stride // 4, channel_bytes
 
 
 def input_normalization(

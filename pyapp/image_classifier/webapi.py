@@ -340,12 +340,19 @@ def model_to_js(classifier: ImageClassifier, model: bytes) -> dict:
     }
 
 
-def image_from_rgba(pixels: Any, width: int, height: int) -> Image:
-    """An SRGBA image from ``width * height * 4`` bytes (a canvas's ImageData.data)."""
+_PIXEL_ORDERS = {"RGBA": ImageFormat.SRGBA, "BGRA": ImageFormat.SBGRA}
+
+
+def image_from_rgba(pixels: Any, width: int, height: int, order: str = "RGBA") -> Image:
+    """An image of ``width * height * 4`` bytes (a canvas's ImageData.data, or a VideoFrame's
+    pixels in its own ``order``, RGBA or BGRA), taken over without a copy: the bytes are the
+    worker's fresh copy, which nothing else holds."""
     data = np.frombuffer(pixels, dtype=np.uint8)
     if width <= 0 or height <= 0 or data.size != width * height * 4:
         raise ValueError(f"Expected {width}x{height} RGBA pixels, got {data.size} bytes.")
-    return Image(ImageFormat.SRGBA, data.reshape(height, width, 4))
+    if order not in _PIXEL_ORDERS:
+        raise ValueError(f"Unsupported pixel order {order!r}. Should be one of: RGBA, BGRA.")
+    return Image._adopt(_PIXEL_ORDERS[order], data.reshape(height, width, 4))
 
 
 # A camera-sized blank frame: the warm-up at creation goes through resizing too.
@@ -531,7 +538,8 @@ def image_from_js(image: Mapping) -> Image:
         except ValueError as error:
             raise _DecodeError(str(error)) from None
     return image_from_rgba(
-        image["rgba"], _int("width", image["width"]), _int("height", image["height"])
+        image["rgba"], _int("width", image["width"]), _int("height", image["height"]),
+        image.get("order") or "RGBA",
     )
 
 
