@@ -47,7 +47,9 @@ export async function pixelsOf(source) {
     const { width, height } = shownSize(source);
     checkPixels(width, height);
     try {
-      frame = source instanceof VideoFrame ? source : new VideoFrame(source, { timestamp: 0 });
+      // Alpha discarded (never classified): a frame of an unpremultiplied bitmap is then made
+      // without converting it (8 ms at 1920x1280), with the same colour bytes.
+      frame = source instanceof VideoFrame ? source : new VideoFrame(source, { timestamp: 0, alpha: 'discard' });
       if (!frame.rotation && !frame.flip) {
         const rgba = lend(width * height * 4);
         const order = storedOrder(frame);
