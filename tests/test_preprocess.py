@@ -329,3 +329,25 @@ def test_float_model_without_normalization_message_is_mediapipes():
         preprocess.input_normalization(np.float32, None)
     assert str(error.value) == ("Input tensor has type float32: it requires specifying "
                                 "NormalizationOptions metadata to preprocess input images.")
+
+
+def test_rows_read_are_all_the_warp_reads():
+    """Rows outside ``rows_read`` filled with noise (as the browser leaves them unread): the
+    tensor is the same, for downscales, upscales, regions and turns; the runs are the fewest."""
+    rng = np.random.default_rng(20261206)
+    details = {"shape": np.array([1, 224, 224, 3]), "dtype": np.uint8}
+    for pixels in [large_photo(), photo("chelsea.png").rgb_view(), photo("coffee.png").rgb_view()[:40]]:
+        for processing in [None, ImageProcessingOptions(rotation_degrees=90),
+                           ImageProcessingOptions(RectF(left=0.1, top=0.2, right=0.6, bottom=0.9), 270),
+                           ImageProcessingOptions(random_region(rng), -90)]:
+            height, width = pixels.shape[:2]
+            runs = preprocess.rows_read(width, height, details, "NHWC", processing)
+            noisy = rng.integers(0, 256, pixels.shape, dtype=np.uint8)
+            for first, count in runs:
+                noisy[first:first + count] = pixels[first:first + count]
+            assert all(a + n < b for (a, n), (b, _) in zip(runs, runs[1:]))
+            np.testing.assert_array_equal(
+                preprocess.input_tensor(noisy, details, "NHWC", None, processing),
+                preprocess.input_tensor(pixels, details, "NHWC", None, processing))
+    runs = preprocess.rows_read(1920, 1280, details, "NHWC")
+    assert (len(runs), sum(count for _, count in runs)) == (224, 448)  # two rows a tensor row

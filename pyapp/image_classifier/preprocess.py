@@ -403,8 +403,7 @@ def input_tensor(
 ) -> np.ndarray:
     """The batched model input for an RGB uint8 image: warp, then normalize, then lay out; the
     last two in one step, by table lookup and assignment, per channel."""
-    shape: Sequence[int] = [int(d) for d in input_details["shape"]]
-    out_height, out_width = (shape[1], shape[2]) if layout == "NHWC" else (shape[2], shape[3])
+    out_height, out_width = _output_size(input_details, layout)
     matrix = transform(processing, rgb.shape[1], rgb.shape[0], out_width, out_height)
     channels = rgb.shape[2]
     if layout == "NCHW":
@@ -417,6 +416,43 @@ def input_tensor(
     for plane, warped in zip(planes, warp(rgb, matrix, out_width, out_height)):
         plane[...] = warped if values is None else values[warped]
     return tensor
+
+
+def _output_size(input_details: dict, layout: str) -> tuple[int, int]:
+    shape: Sequence[int] = [int(d) for d in input_details["shape"]]
+    return (shape[1], shape[2]) if layout == "NHWC" else (shape[2], shape[3])
+
+
+def rows_read(
+    width: int, height: int, input_details: dict, layout: str, processing=None
+) -> tuple[tuple[int, int], ...]:
+    """The rows of a width x height image that ``input_tensor`` reads, as runs (first row,
+    count): an image whose other rows hold anything gives the same tensor, so a reader may
+    copy only these (the browser's worker reads a frame's pixels so, a run at a time).
+
+    Raises:
+      ValueError: Processing options MediaPipe rejects (``check_processing_options``).
+    """
+    out_height, out_width = _output_size(input_details, layout)
+    matrix = transform(processing, width, height, out_width, out_height)
+    return _rows_read(matrix.tobytes(), int(height), out_width, out_height)
+
+
+@functools.lru_cache(maxsize=_PLANS)
+def _rows_read(
+    matrix: bytes, height: int, out_width: int, out_height: int
+) -> tuple[tuple[int, int], ...]:
+    """The runs of rows that the two vertical taps of ``_sampling_plan`` index, clamped as
+    there."""
+    transform_matrix = np.frombuffer(matrix, np.float64).reshape(3, 3)
+    coordinates = _axis_coordinates(transform_matrix, out_width, out_height)
+    fixed_y = (coordinates or _pixel_coordinates(transform_matrix, out_width, out_height))[1]
+    start = fixed_y >> _INTER_BITS
+    rows = np.unique(np.concatenate([np.clip(start, 0, height - 1).ravel(),
+                                     np.clip(start + 1, 0, height - 1).ravel()]))
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    firsts, lasts = rows[np.r_[0, breaks]], rows[np.r_[breaks - 1, len(rows) - 1]]
+    return tuple(zip(firsts.tolist(), (lasts - firsts + 1).tolist()))
 
 
 @functools.lru_cache(maxsize=4)
