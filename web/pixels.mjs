@@ -80,8 +80,9 @@ export async function pixelsOf(source, bufferFor) {
 /** Copies the runs of rows `rows` ([first, count, ...]) of an unrotated frame, as stored,
  *  into the width x height image at `address` of the memory `heap()` gives (Python's: read
  *  after the copies, as it may grow meanwhile), through one lent buffer. */
-async function copyRows(frame, { address, rows, heap }, width) {
+async function copyRows(frame, { address, rows: wanted, heap }, width) {
   const rowBytes = width * 4;
+  const rows = merged(wanted, rowBytes);
   let count = 0;
   for (let i = 1; i < rows.length; i += 2) count += rows[i];
   const staging = lend(count * rowBytes);
@@ -97,6 +98,24 @@ async function copyRows(frame, { address, rows, heap }, width) {
     memory.set(staging.subarray(offset, offset + rows[i + 1] * rowBytes), address + rows[i] * rowBytes);
   }
   giveBack(staging);
+}
+
+// Runs of rows fewer bytes apart than this are copied as one: a copyTo call costs about what
+// copying 16 KB twice (into the lent buffer, then into Python's memory) does.
+const MERGE_BYTES = 16384;
+
+/** The runs [first, count, ...] with the gaps narrower than MERGE_BYTES filled. */
+function merged(rows, rowBytes) {
+  const out = [];
+  for (let i = 0; i < rows.length; i += 2) {
+    const last = out.length - 2;
+    if (last >= 0 && (rows[i] - out[last] - out[last + 1]) * rowBytes < MERGE_BYTES) {
+      out[last + 1] = rows[i] + rows[i + 1] - out[last];
+    } else {
+      out.push(rows[i], rows[i + 1]);
+    }
+  }
+  return out;
 }
 
 // One buffer for pixels, lent to one decode at a time and given back once they are copied
