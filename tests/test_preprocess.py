@@ -15,7 +15,7 @@ from conftest import photo
 from numpy.lib.stride_tricks import as_strided
 from PIL import Image as PILImage
 
-from image_classifier import ImageProcessingOptions, RectF
+from image_classifier import Image, ImageFormat, ImageProcessingOptions, RectF
 from image_classifier import preprocess
 from image_classifier.metadata import Normalization
 
@@ -116,6 +116,12 @@ def random_region(rng: np.random.Generator) -> RectF:
 def rgba_view(pixels: np.ndarray) -> np.ndarray:
     """The RGB view of an RGBA copy, as the browser's frames come: gathered as whole words."""
     return np.dstack([pixels, np.full(pixels.shape[:2], 7, np.uint8)])[:, :, :3]
+
+
+def bgra_view(pixels: np.ndarray) -> np.ndarray:
+    """The RGB view of a BGRA copy (channels backwards), as a browser's VideoFrame holds them."""
+    bgra = np.dstack([pixels[:, :, ::-1], np.full(pixels.shape[:2], 7, np.uint8)])
+    return Image(ImageFormat.SBGRA, bgra).rgb_view()
 
 
 def test_random_regions_and_rotations():
@@ -261,14 +267,14 @@ def rgb_in_four_byte_steps(pixels: np.ndarray) -> np.ndarray:
     return view
 
 
-@pytest.mark.parametrize("view", ["rgba", "flipped", "every_other_column", "zero_stride",
+@pytest.mark.parametrize("view", ["rgba", "bgra", "flipped", "every_other_column", "zero_stride",
                                   "four_byte_steps", "rgba_rows_padded", "rgba_flipped"])
 def test_strided_views_warp_like_their_copies(view):
     pixels = photo("coffee.png").rgb_view()
     rgba = np.dstack([pixels, np.full(pixels.shape[:2], 7, np.uint8)])
     padded = np.zeros((rgba.shape[0], rgba.shape[1] + 3, 4), np.uint8)
     padded[:, :-3] = rgba
-    strided = {"rgba": rgba[:, :, :3], "flipped": pixels[::-1], "every_other_column": pixels[:, ::2],
+    strided = {"rgba": rgba[:, :, :3], "bgra": bgra_view(pixels), "flipped": pixels[::-1], "every_other_column": pixels[:, ::2],
                "zero_stride": np.broadcast_to(pixels[:, :, :1], pixels.shape),
                "four_byte_steps": rgb_in_four_byte_steps(pixels),
                "rgba_rows_padded": padded[:, :-3, :3], "rgba_flipped": rgba[::-1, :, :3]}[view]
@@ -284,6 +290,7 @@ def test_strided_views_warp_like_their_copies(view):
 def test_rgba_words_only_where_they_stay_inside_the_image():
     pixels = photo("chelsea.png").rgb_view()
     assert preprocess._words(rgba_view(pixels)) is not None
+    assert preprocess._words(bgra_view(pixels)) is not None
     assert preprocess._words(pixels) is None  # 3-byte pixels
     assert preprocess._words(rgb_in_four_byte_steps(pixels)) is None
 
@@ -322,3 +329,25 @@ def test_float_model_without_normalization_message_is_mediapipes():
         preprocess.input_normalization(np.float32, None)
     assert str(error.value) == ("Input tensor has type float32: it requires specifying "
                                 "NormalizationOptions metadata to preprocess input images.")
+
+
+def test_rows_read_are_all_the_warp_reads():
+    """Rows outside ``rows_read`` filled with noise (as the browser leaves them unread): the
+    tensor is the same, for downscales, upscales, regions and turns; the runs are the fewest."""
+    rng = np.random.default_rng(20261206)
+    details = {"shape": np.array([1, 224, 224, 3]), "dtype": np.uint8}
+    for pixels in [large_photo(), photo("chelsea.png").rgb_view(), photo("coffee.png").rgb_view()[:40]]:
+        for processing in [None, ImageProcessingOptions(rotation_degrees=90),
+                           ImageProcessingOptions(RectF(left=0.1, top=0.2, right=0.6, bottom=0.9), 270),
+                           ImageProcessingOptions(random_region(rng), -90)]:
+            height, width = pixels.shape[:2]
+            runs = preprocess.rows_read(width, height, details, "NHWC", processing)
+            noisy = rng.integers(0, 256, pixels.shape, dtype=np.uint8)
+            for first, count in runs:
+                noisy[first:first + count] = pixels[first:first + count]
+            assert all(a + n < b for (a, n), (b, _) in zip(runs, runs[1:]))
+            np.testing.assert_array_equal(
+                preprocess.input_tensor(noisy, details, "NHWC", None, processing),
+                preprocess.input_tensor(pixels, details, "NHWC", None, processing))
+    runs = preprocess.rows_read(1920, 1280, details, "NHWC")
+    assert (len(runs), sum(count for _, count in runs)) == (224, 448)  # two rows a tensor row

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from PIL import Image as PILImage
 from conftest import IMAGES, model_file, photo
 from image_classifier import (
     BaseOptions,
@@ -322,10 +323,34 @@ def test_worker_api_dispatch_never_raises():
     assert missing["error"]["name"] == "FileNotFoundError"
 
 
+def test_worker_api_frame_buffer_filled_in_the_rows_it_names():
+    """What web/worker.mjs does with a frame: ask for a buffer, write only the rows named
+    there (as stored: BGRA), classify it; the rest of the buffer is never read. The result is
+    the one of the whole image; a classify with no buffer filled is refused."""
+    import ctypes
+
+    api = webapi.WorkerApi()
+    handle = api.dispatch("create", [{"baseOptions": {"modelAssetPath": MODEL}, "maxResults": 3}])[
+        "value"]["handle"]
+    pixels = np.asarray(PILImage.open(IMAGES / "coffee.png").convert("RGB").resize((1200, 800)))
+    bgra = np.ascontiguousarray(np.dstack([pixels[:, :, ::-1], np.full((800, 1200), 255, np.uint8)]))
+    whole = api.dispatch("classify", [handle, {"rgba": bgra.tobytes(), "width": 1200, "height": 800,
+                                               "order": "BGRA"}])["value"]["result"]
+    rgba = np.dstack([pixels, np.full((800, 1200), 255, np.uint8)])
+    assert api.dispatch("classify", [handle, {"rgba": rgba.tobytes(), "width": 1200,
+                                              "height": 800}])["value"]["result"] == whole
+    buffer = api.dispatch("frameBuffer", [handle, 1200, 800])["value"]
+    rows = buffer["rows"]
+    assert 0 < sum(rows[1::2]) < 800  # 448 rows of 800
+    for first, count in zip(rows[::2], rows[1::2]):
+        ctypes.memmove(buffer["address"] + first * 1200 * 4, bgra[first:].ctypes.data, count * 1200 * 4)
+    filled = {"filled": True, "width": 1200, "height": 800, "order": "BGRA"}
+    assert api.dispatch("classify", [handle, filled])["value"]["result"] == whole
+    assert api.dispatch("classify", [handle, filled])["error"]["message"] == "No frame buffer was filled."
+
+
 def test_jpegs_go_to_the_browser_decoder_with_their_exif_orientation(tmp_path):
     """The browser applies the EXIF orientation, as MediaPipe's create_from_file does."""
-    from PIL import Image as PILImage
-
     original = (IMAGES / "grace_hopper.jpg").read_bytes()
     exif = PILImage.Exif()
     exif[0x0112] = 6  # orientation: rotate 90° on display

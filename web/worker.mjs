@@ -324,11 +324,23 @@ async function python(op, args) {
   return unwrap(await dispatch(op, args));
 }
 
-/** The message's image as {encoded} bytes (Pillow decodes them in Python) or {rgba, width, height}. */
-async function imageArgument(image) {
+/** The message's image as {encoded} bytes (Pillow decodes them in Python), {rgba, width,
+ *  height}, or {filled: true, ...} when its pixels went into `bufferFor`'s (see pixelsOf). */
+async function imageArgument(image, bufferFor) {
   if (image.encoded) return { encoded: new Uint8Array(image.encoded) };
   if (image.rgba) return { rgba: new Uint8Array(image.rgba), width: image.width, height: image.height };
-  return pixelsOf(image.bitmap ?? image.frame);
+  return pixelsOf(image.bitmap ?? image.frame, bufferFor);
+}
+
+/** A buffer in Python's memory for the pixels of a frame the classifier `handle` classifies
+ *  next (WorkerApi.frame_buffer): {address, rows, heap}, or null to copy them as usual. */
+function frameBuffer(handle, processing) {
+  return (width, height) => {
+    if (!python_) return null;
+    const reply = dispatchNow('frameBuffer', [handle, width, height, processing ?? null]);
+    if (reply.error) return null; // the classify reports it
+    return { ...reply.value, heap: () => python_.pyodide._module.HEAPU8 };
+  };
 }
 
 /** Decodes with the browser: no premultiplication, no colour conversion, EXIF orientation
@@ -383,7 +395,7 @@ async function classify({ handle, image, processing, timestampMs, decodeMs = 0 }
   const started = performance.now();
   const call = (argument) =>
     dispatch('classify', [handle, argument, processing ?? null, timestampMs ?? null, decodeMs + performance.now() - started]);
-  const value = unwrap(await withBrowserDecoding(call, await imageArgument(image)));
+  const value = unwrap(await withBrowserDecoding(call, await imageArgument(image, frameBuffer(handle, processing))));
   value.timings.engine = lastRunMs;
   return value;
 }

@@ -56,9 +56,12 @@ class ImageFormat(enum.IntEnum):
     SRGB = 1
     SRGBA = 2
     GRAY8 = 3
+    SBGRA = 11  # what a browser's VideoFrame holds: read in its own order, never reordered
 
 
-_CHANNELS = {ImageFormat.SRGB: 3, ImageFormat.SRGBA: 4, ImageFormat.GRAY8: 1}
+_CHANNELS = {
+    ImageFormat.SRGB: 3, ImageFormat.SRGBA: 4, ImageFormat.GRAY8: 1, ImageFormat.SBGRA: 4
+}
 
 
 def _checked(image_format, data) -> tuple[ImageFormat, np.ndarray]:
@@ -135,6 +138,8 @@ class Image:
             return self._data
         if self._format == ImageFormat.SRGBA:
             return self._data[:, :, :3]
+        if self._format == ImageFormat.SBGRA:
+            return self._data[:, :, 2::-1]  # a view: R, G, B are bytes 2, 1, 0 of each pixel
         return np.repeat(self._data[:, :, None], 3, axis=2)
 
     @classmethod

@@ -306,45 +306,57 @@ def _pixel_table(pixels: np.ndarray):
     """(gather, row_step, col_step): ``gather(index)`` gives, per channel, the values of the
     pixels at table index ``y * row_step + x * col_step``, made without copying the image.
 
-    Pixels of four bytes (RGBA, every frame in the browser, or its RGB view) are gathered
-    whole, as uint32: one gather per tap instead of one per channel. Other layouts gather one
-    1-D view per channel. A 1-D index into a 1-D array is numpy's fast gather, in wasm too,
-    where np.take and indexing rows of pixels are several times slower."""
+    Pixels of four bytes (RGBA, every frame in the browser, or its RGB view, forwards or
+    backwards as a BGRA frame's) are gathered whole, as uint32: one gather per tap instead of
+    one per channel. Other layouts gather one 1-D view per channel. A 1-D index into a 1-D
+    array is numpy's fast gather, in wasm too, where np.take and indexing rows of pixels are
+    several times slower."""
+    words = _words(pixels)
+    if words is not None:
+        table, row_step, channel_bytes = words
+
+        def gather_words(index: np.ndarray) -> list[np.ndarray]:
+            values = table[index].view(np.uint8).reshape(-1, 4)
+            return [values[:, byte] for byte in channel_bytes]
+
+        return gather_words, row_step, 1
     if min(pixels.strides) <= 0:
         pixels = np.ascontiguousarray(pixels)
     rows, cols, channels = pixels.shape
     row_stride, col_stride, channel_stride = pixels.strides
-    words = _words(pixels)
-    if words is not None:
-        def gather_words(index: np.ndarray) -> list[np.ndarray]:
-            values = words[index].view(np.uint8).reshape(-1, 4)
-            return [values[:, channel] for channel in range(channels)]
-
-        return gather_words, row_stride // 4, 1
     unit = math.gcd(row_stride, col_stride)
     count = ((rows - 1) * row_stride + (cols - 1) * col_stride) // unit + 1
     planes = list(as_strided(pixels, (channels, count), (channel_stride, unit), writeable=False))
     return (lambda index: [plane[index] for plane in planes]), row_stride // unit, col_stride // unit
 
 
-def _words(pixels: np.ndarray) -> Optional[np.ndarray]:
-    """The image as one uint32 per pixel (1-D, row after row), when its pixels are four
-    consecutive bytes inside one contiguous array (an RGB view keeps its alpha byte); else None.
-    """
+def _words(pixels: np.ndarray) -> Optional[tuple[np.ndarray, int, list[int]]]:
+    """(table, row_step, channel_bytes): the image as one uint32 per pixel (1-D, row after
+    row), and each channel's byte in its word, when its pixels are four consecutive bytes
+    inside one contiguous array (an RGB view keeps its alpha byte; channels may run
+    backwards); else None."""
     row_stride, col_stride, channel_stride = pixels.strides
-    if pixels.dtype != np.uint8 or (col_stride, channel_stride) != (4, 1) or row_stride % 4:
+    if (pixels.dtype != np.uint8 or col_stride != 4 or abs(channel_stride) != 1
+            or row_stride <= 0 or row_stride % 4):
         return None
     root = pixels
     while isinstance(root.base, np.ndarray):
         root = root.base
     if not root.flags.c_contiguous:
         return None
-    offset = pixels.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    offsets = [channel * channel_stride for channel in range(pixels.shape[2])]
+    # The word of a pixel begins at its lowest channel byte (the last one when they run back).
+    start = (pixels.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+             + min(offsets))
     count = (pixels.shape[0] - 1) * row_stride // 4 + pixels.shape[1]
+    if start < 0:
+        return None
     try:  # numpy refuses a view that would reach past the root's memory
-        return np.ndarray((count,), np.uint32, root, offset, (4,))
+        table = np.ndarray((count,), np.uint32, root, start, (4,))
     except (TypeError, ValueError):
         return None
+    channel_bytes = [offset - min(offsets) for offset in offsets]
+    return table, row_stride // 4, channel_bytes
 
 
 def input_normalization(
@@ -391,8 +403,7 @@ def input_tensor(
 ) -> np.ndarray:
     """The batched model input for an RGB uint8 image: warp, then normalize, then lay out; the
     last two in one step, by table lookup and assignment, per channel."""
-    shape: Sequence[int] = [int(d) for d in input_details["shape"]]
-    out_height, out_width = (shape[1], shape[2]) if layout == "NHWC" else (shape[2], shape[3])
+    out_height, out_width = _output_size(input_details, layout)
     matrix = transform(processing, rgb.shape[1], rgb.shape[0], out_width, out_height)
     channels = rgb.shape[2]
     if layout == "NCHW":
@@ -405,6 +416,43 @@ def input_tensor(
     for plane, warped in zip(planes, warp(rgb, matrix, out_width, out_height)):
         plane[...] = warped if values is None else values[warped]
     return tensor
+
+
+def _output_size(input_details: dict, layout: str) -> tuple[int, int]:
+    shape: Sequence[int] = [int(d) for d in input_details["shape"]]
+    return (shape[1], shape[2]) if layout == "NHWC" else (shape[2], shape[3])
+
+
+def rows_read(
+    width: int, height: int, input_details: dict, layout: str, processing=None
+) -> tuple[tuple[int, int], ...]:
+    """The rows of a width x height image that ``input_tensor`` reads, as runs (first row,
+    count): an image whose other rows hold anything gives the same tensor, so a reader may
+    copy only these (the browser's worker reads a frame's pixels so, a run at a time).
+
+    Raises:
+      ValueError: Processing options MediaPipe rejects (``check_processing_options``).
+    """
+    out_height, out_width = _output_size(input_details, layout)
+    matrix = transform(processing, width, height, out_width, out_height)
+    return _rows_read(matrix.tobytes(), int(height), out_width, out_height)
+
+
+@functools.lru_cache(maxsize=_PLANS)
+def _rows_read(
+    matrix: bytes, height: int, out_width: int, out_height: int
+) -> tuple[tuple[int, int], ...]:
+    """The runs of rows that the two vertical taps of ``_sampling_plan`` index, clamped as
+    there."""
+    transform_matrix = np.frombuffer(matrix, np.float64).reshape(3, 3)
+    coordinates = _axis_coordinates(transform_matrix, out_width, out_height)
+    fixed_y = (coordinates or _pixel_coordinates(transform_matrix, out_width, out_height))[1]
+    start = fixed_y >> _INTER_BITS
+    rows = np.unique(np.concatenate([np.clip(start, 0, height - 1).ravel(),
+                                     np.clip(start + 1, 0, height - 1).ravel()]))
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    firsts, lasts = rows[np.r_[0, breaks]], rows[np.r_[breaks - 1, len(rows) - 1]]
+    return tuple(zip(firsts.tolist(), (lasts - firsts + 1).tolist()))
 
 
 @functools.lru_cache(maxsize=4)

@@ -41,6 +41,7 @@ from .options import (
     ResultCallback,
     RunningMode,
 )
+from . import preprocess
 from .preprocess import input_normalization
 from .results import ClassificationResult
 
@@ -340,12 +341,19 @@ def model_to_js(classifier: ImageClassifier, model: bytes) -> dict:
     }
 
 
-def image_from_rgba(pixels: Any, width: int, height: int) -> Image:
-    """An SRGBA image from ``width * height * 4`` bytes (a canvas's ImageData.data)."""
+_PIXEL_ORDERS = {"RGBA": ImageFormat.SRGBA, "BGRA": ImageFormat.SBGRA}
+
+
+def image_from_rgba(pixels: Any, width: int, height: int, order: str = "RGBA") -> Image:
+    """An image of ``width * height * 4`` bytes (a canvas's ImageData.data, or a VideoFrame's
+    pixels in its own ``order``, RGBA or BGRA), taken over without a copy: the bytes are the
+    worker's fresh copy, which nothing else holds."""
     data = np.frombuffer(pixels, dtype=np.uint8)
     if width <= 0 or height <= 0 or data.size != width * height * 4:
         raise ValueError(f"Expected {width}x{height} RGBA pixels, got {data.size} bytes.")
-    return Image(ImageFormat.SRGBA, data.reshape(height, width, 4))
+    if order not in _PIXEL_ORDERS:
+        raise ValueError(f"Unsupported pixel order {order!r}. Should be one of: RGBA, BGRA.")
+    return Image._adopt(_PIXEL_ORDERS[order], data.reshape(height, width, 4))
 
 
 # A camera-sized blank frame: the warm-up at creation goes through resizing too.
@@ -415,6 +423,19 @@ class WebClassifier:
             # Raises before anything changes when a value or the combination is invalid.
             self._classifier.set_options(**_in_place_changes({k: merged.get(k) for k in _IN_PLACE}))
         self._options = merged
+
+    def rows_read(self, width: int, height: int, processing: Any = None) -> list[int]:
+        """The rows of a width x height image that classifying it reads, as runs [first,
+        count, first, count...]; all of them when the processing options are invalid (the
+        classify reports that)."""
+        classifier = self._classifier
+        try:
+            runs = preprocess.rows_read(width, height, classifier.input_details,
+                                        classifier.metadata.input.layout,
+                                        processing_options_from_js(processing))
+        except ValueError:
+            runs = ((0, height),)
+        return [value for run in runs for value in run]
 
     def classify(self, image: Image, processing: Any = None) -> dict:
         """IMAGE mode; ``timestampMs`` stays 0 (MediaPipe's Python clock of 1000 ms a call is
@@ -531,7 +552,8 @@ def image_from_js(image: Mapping) -> Image:
         except ValueError as error:
             raise _DecodeError(str(error)) from None
     return image_from_rgba(
-        image["rgba"], _int("width", image["width"]), _int("height", image["height"])
+        image["rgba"], _int("width", image["width"]), _int("height", image["height"]),
+        image.get("order") or "RGBA",
     )
 
 
@@ -549,6 +571,28 @@ class WorkerApi:
         self._load_model = load_model
         self._classifiers: dict[int, WebClassifier] = {}
         self._next_handle = 1
+        self._frame: Optional[np.ndarray] = None  # of frame_buffer, until a classify takes it
+
+    def frame_buffer(self, handle: int, width: Any, height: Any, processing: Any = None) -> dict:
+        """A buffer in Python's memory for the pixels (four bytes each) of a width x height
+        frame, which the worker writes there itself and then classifies as ``{"filled": True,
+        width, height, order}``: its ``address``, and the ``rows`` classify reads (runs of
+        ``rows_read``), the only ones the worker copies (at 1920x1280, 448 of 1280). Pixels
+        written into Python's memory are not copied again on the way in."""
+        classifier = self._get(handle)
+        width, height = _int("width", width), _int("height", height)
+        check_pixels(width, height)
+        self._frame = np.empty(width * height * 4, np.uint8)
+        return {"address": self._frame.__array_interface__["data"][0],
+                "rows": classifier.rows_read(width, height, processing)}
+
+    def _filled_frame(self, image: Mapping) -> Image:
+        """The image of the buffer of ``frame_buffer``, filled by the worker (taken once)."""
+        frame, self._frame = self._frame, None
+        if frame is None:
+            raise ValueError("No frame buffer was filled.")
+        return image_from_rgba(frame, _int("width", image["width"]),
+                               _int("height", image["height"]), image.get("order") or "RGBA")
 
     def create(self, options: Mapping) -> dict:
         classifier = WebClassifier(options, self._load_model)
@@ -571,7 +615,7 @@ class WorkerApi:
     ) -> dict:
         classifier = self._get(handle)
         started = time.perf_counter()
-        picture = image_from_js(image)
+        picture = self._filled_frame(image) if image.get("filled") else image_from_js(image)
         decoded_ms = (time.perf_counter() - started) * 1e3
         if timestamp_ms is None:
             result = classifier.classify(picture, processing)
@@ -627,6 +671,7 @@ class WorkerApi:
         try:
             method = {
                 "create": self.create,
+                "frameBuffer": self.frame_buffer,
                 "setOptions": self.set_options,
                 "classify": self.classify,
                 "classifyAsync": self.classify_async,

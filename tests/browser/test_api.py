@@ -197,6 +197,34 @@ def test_region_of_interest_and_rotation(api_page, processing):
     same_result(result, cpython_result(LITE0, "grace_hopper.jpg", {"maxResults": 5}, processing))
 
 
+@pytest.mark.parametrize(
+    "processing",
+    [None, {"rotationDegrees": 90},
+     {"rotationDegrees": 270, "regionOfInterest": {"left": 0.3, "top": 0.0, "right": 1.0, "bottom": 0.6}}],
+    ids=repr,
+)
+def test_a_bitmap_read_only_in_the_rows_the_warp_reads(api_page, processing):
+    """A bitmap's pixels go into Python's memory a run of rows at a time, only the rows its
+    region and rotation read (WorkerApi.frame_buffer): every score is the one of the same
+    photo sent whole (a Blob), bit for bit, and the result is CPython's."""
+    model = "efficientnet_lite0_fp32.tflite"
+    bitmap, blob = api_page.evaluate(
+        """async ([model, processing]) => {
+            const classifier = await ImageClassifier.createFromOptions(
+                {baseOptions: {modelAssetPath: '/models/' + model}, maxResults: -1});
+            const out = [];
+            for (const kind of ['ImageBitmap', 'Blob']) {
+              out.push(await classifier.classify(await imageAs('grace_hopper.jpg', kind), processing ?? undefined));
+            }
+            await classifier.close();
+            return out;
+        }""",
+        [model, processing],
+    )
+    assert bitmap == blob
+    same_result(bitmap, cpython_result(model, "grace_hopper.jpg", {"maxResults": -1}, processing))
+
+
 @pytest.mark.parametrize("model", ["efficientnet_lite0_int8.tflite", LITE0])
 def test_timings_give_the_engines_own_run(api_page, model):
     """Besides the stages, lastTimingsMs has the engine's run alone (timed in the worker
