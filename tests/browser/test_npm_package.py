@@ -111,7 +111,11 @@ def _classify_in_app(browser, url: str) -> tuple[dict, dict, list[str], list[str
     context.on("request", lambda request: requests.append(request.url))
     try:
         page.goto(url)
-        page.wait_for_selector("#file:enabled", timeout=120_000)
+        try:
+            page.wait_for_selector("#file:enabled", timeout=120_000)
+        except Exception as error:  # what the page and its console said, to tell why
+            shown = page.evaluate("document.body.innerText.slice(0, 1000)")
+            raise AssertionError(f"the app never became ready: {shown!r}, console {console}") from error
         status = page.evaluate("JSON.parse(document.querySelector('#status').textContent)")
         page.set_input_files("#file", str(IMAGES / PHOTO))
         page.wait_for_function("() => document.querySelector('#result').textContent", timeout=60_000)
