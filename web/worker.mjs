@@ -20,9 +20,11 @@
 // HostScheduling, the browser's stand-in for the thread CPython uses. No frame waits here.
 
 import { bootPython } from './boot.mjs';
+import { heapFeeds, toPython } from './python-bridge.mjs';
 import * as litert from './engines/litert.mjs';
 import * as ort from './engines/ort.mjs';
 import { setThreadCount, threadCount } from './engines/backend.mjs';
+import { EnginePreload } from './engines/preload.mjs';
 import { giveBack, pixelsOf } from './pixels.mjs';
 import { checkPixels, encodedSize } from './image-limits.mjs';
 import { engineFailure, watched } from './engine-failure.mjs';
@@ -81,24 +83,6 @@ function timed(model) {
   };
 }
 
-// The adapter interface's dtypes (ort.mjs) as typed arrays.
-const TYPED_ARRAYS = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array, int8: Int8Array };
-
-/** An engine's feeds from Python's {name: {address, shape}}: C-ordered arrays in Python's
- *  memory, of the input's dtype, viewed here. Python passes addresses rather than lending views: each view
- *  Pyodide 0.27 makes keeps a few bytes of Python's memory for good, which a live stream
- *  (one run per frame) adds up. The views are made right before the run, which reads them
- *  before its first await (the adapter interface): nothing can grow that memory between. */
-function heapFeeds(feeds, inputs) {
-  const memory = python_.pyodide._module.HEAPU8.buffer;
-  return Object.fromEntries(
-    inputs.map(({ name, dtype }) => {
-      const { address, shape } = feeds[name];
-      return [name, { data: new TYPED_ARRAYS[dtype](memory, address, shape.reduce((a, b) => a * b, 1)), shape }];
-    }),
-  );
-}
-
 // Adapters wrapped to remember what the last model load ran on (backend, threads, note), to
 // take Python's feeds (heapFeeds), and to watch for crashes (engine-failure.mjs).
 const adapters = Object.fromEntries(
@@ -108,10 +92,10 @@ const adapters = Object.fromEntries(
       format,
       async load(bytes, delegate) {
         progress('session', 0.92, 'Starting the inference session…');
-        const model = (await takePreloaded(format, bytes, delegate)) ?? (await watched(ENGINE_NAMES[format], engine.load(bytes, delegate)));
+        const model = (await preload.take(format, bytes, delegate)) ?? (await watched(ENGINE_NAMES[format], engine.load(bytes, delegate)));
         lastEngineInfo = model.info;
         loads += 1;
-        return timed({ ...model, run: (feeds) => watched(ENGINE_NAMES[format], model.run(heapFeeds(feeds, model.inputs))) });
+        return timed({ ...model, run: (feeds) => watched(ENGINE_NAMES[format], model.run(heapFeeds(python_.pyodide._module.HEAPU8.buffer, feeds, model.inputs))) });
       },
     },
   ]),
@@ -149,61 +133,12 @@ async function fetchModel(url) {
   return bytes;
 }
 
-// A model asked for while Python boots is fetched meanwhile, and its engine started: at a
-// cold start both overlap the boot instead of following it. A model the site ships (its
-// sha256 is in models/index.json) is also loaded into its engine and run once meanwhile, so
-// that creating the classifier finds it loaded and warm; any other model waits for Python,
-// which checks its graph before an engine sees it.
+// A model asked for while Python boots is fetched meanwhile, and its engine started (one the
+// site ships also loaded: engines/preload.mjs): at a cold start they overlap the boot instead
+// of following it.
 const prefetched = new Map(); // url -> Promise<Uint8Array>
-let preloaded = null; // Promise<{format, delegate, digest, model} | null>
-// What became of it: 'none' (no model asked for during the boot), 'not shipped', 'failed',
-// 'used' (Python's first model), 'released' (Python asked for another one).
-let preloadOutcome = 'none';
+const preload = new EnginePreload();
 const FORMAT_OF = { '.tflite': 'tflite', '.onnx': 'onnx' };
-const SHIPPED_MODELS = new URL('./models/index.json', import.meta.url).href;
-
-async function sha256(bytes) {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-async function shippedDigests() {
-  const response = await fetch(SHIPPED_MODELS);
-  if (!response.ok) return new Set();
-  return new Set((await response.json()).map((entry) => entry.sha256));
-}
-
-/** The shipped model `bytes` in its engine, after one run on zeros (an engine's first run
- *  allocates and packs its kernels); null for a model the site does not ship. */
-async function preload(format, bytes, delegate) {
-  const [data, shipped] = await Promise.all([bytes, shippedDigests()]);
-  const digest = await sha256(data);
-  if (!shipped.has(digest)) {
-    preloadOutcome = 'not shipped';
-    return null;
-  }
-  const model = await watched(ENGINE_NAMES[format], ENGINES[format].load(data.slice(), delegate));
-  const zeros = ({ name, shape, dtype }) => [name, { data: new TYPED_ARRAYS[dtype](shape.reduce((a, b) => a * b, 1)), shape }];
-  await watched(ENGINE_NAMES[format], model.run(Object.fromEntries(model.inputs.map(zeros))));
-  return { format, delegate, digest, model };
-}
-
-/** The preloaded model when it is the one Python asks for, else null (and it is released). */
-async function takePreloaded(format, bytes, delegate) {
-  const early = await preloaded?.catch(() => {
-    preloadOutcome = 'failed';
-    return null;
-  });
-  preloaded = null;
-  if (!early) return null;
-  if (early.format === format && early.delegate === delegate && early.digest === (await sha256(bytes))) {
-    preloadOutcome = 'used';
-    return early.model;
-  }
-  preloadOutcome = 'released';
-  early.model.release();
-  return null;
-}
 
 function prefetch(options) {
   const url = options?.baseOptions?.modelAssetPath;
@@ -212,12 +147,13 @@ function prefetch(options) {
   bytes.catch(() => {}); // reported when Python asks for the model
   prefetched.set(url, bytes);
   const format = FORMAT_OF[/\.[a-z]+$/.exec(new URL(url).pathname)?.[0]];
-  if (!ENGINES[format]) return;
-  ENGINES[format].prepare?.();
-  if (!preloaded) {
-    preloaded = preload(format, bytes, options.baseOptions.delegate ?? 'CPU');
-    preloaded.catch(() => {}); // Python's own load then reports what is wrong
-  }
+  const engine = ENGINES[format];
+  if (!engine) return;
+  engine.prepare?.();
+  preload.start(format, bytes, options.baseOptions.delegate ?? 'CPU', async (data, delegate) => {
+    const model = await watched(ENGINE_NAMES[format], engine.load(data, delegate));
+    return { ...model, run: (feeds) => watched(ENGINE_NAMES[format], model.run(feeds)) };
+  });
 }
 
 /** The model's bytes for Python: the prefetched ones once, else fetched now. */
@@ -245,44 +181,6 @@ let python_ = null; // the resolved runtime, for the synchronous hand-over of li
 ready.then((runtime) => {
   python_ = runtime;
 });
-
-let pyBytearray = null; // Python's bytearray type, as a PyProxy kept for the worker's life
-
-/** `args` as Python gets them (pyodide.toPy), but with every typed array in them (an image's
- *  bytes, a model's) copied into a Python bytearray first: toPy's own conversion of one keeps
- *  a few bytes of Python's memory for good (Pyodide 0.27), once per frame of a live stream.
- *  Returns the arguments' PyProxy and a function that destroys what was made. */
-function toPython(pyodide, args) {
-  if (!pyBytearray) {
-    const builtins = pyodide.pyimport('builtins');
-    pyBytearray = builtins.bytearray.copy();
-    builtins.destroy();
-  }
-  const bytearray = pyBytearray;
-  const made = [];
-  const copied = (view) => {
-    const array = bytearray(view.byteLength);
-    made.push(array);
-    const buffer = array.getBuffer('u8');
-    try {
-      buffer.data.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
-    } finally {
-      buffer.release();
-    }
-    return array;
-  };
-  const plain = (value) => {
-    if (ArrayBuffer.isView(value)) return copied(value);
-    if (value instanceof ArrayBuffer) return copied(new Uint8Array(value));
-    if (Array.isArray(value)) return value.map(plain);
-    if (value && Object.getPrototypeOf(value) === Object.prototype) {
-      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, plain(item)]));
-    }
-    return value;
-  };
-  const pyArgs = pyodide.toPy(plain(args));
-  return [pyArgs, () => [pyArgs, ...made].forEach((proxy) => proxy.destroy())];
-}
 
 /** WorkerApi.dispatch(op, args), entered with JSPI (so Python may await engines
  *  synchronously): its reply, {value} | {error} | {decodeInBrowser}. */
@@ -553,7 +451,7 @@ const OPS = {
       threadWorkers,
       jspi: typeof WebAssembly.Suspending === 'function',
       formats: Object.keys(ENGINES),
-      modelPreload: preloadOutcome,
+      modelPreload: preload.outcome,
       // When each stage of the boot ended (ms after the worker started); `total` is Python ready.
       bootMs: {
         ...Object.fromEntries(

@@ -1,5 +1,13 @@
 // What the engines run on: how many WebAssembly threads (one setting for onnxruntime-web and
-// LiteRT.js), and WebGPU or WebAssembly for a delegate.
+// LiteRT.js), and WebGPU or WebAssembly for a delegate; and the typed array of each dtype of
+// the adapter interface (ort.mjs).
+
+export const TYPED_ARRAYS = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array, int8: Int8Array };
+
+/** A typed array of `dtype` holding a tensor of `shape`, zeroed. */
+export function zeros(dtype, shape) {
+  return new TYPED_ARRAYS[dtype](shape.reduce((a, b) => a * b, 1));
+}
 
 let requested = 0;
 let claimed = false;

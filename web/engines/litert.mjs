@@ -10,7 +10,7 @@
 // It reports neither quantization nor the model's output order: Python reads both from the
 // file (engines/browser.py).
 
-import { backendFor, claimThreads } from './backend.mjs';
+import { backendFor, claimThreads, zeros } from './backend.mjs';
 import { getGlobalLiteRt, loadAndCompile, loadLiteRt, supportsFeature, Tensor } from '../litert/core.mjs';
 
 const WASM_DIR = new URL('../litert/wasm/', import.meta.url).href;
@@ -102,7 +102,7 @@ export async function load(bytes, delegate = 'CPU') {
   // One tensor per input for the model's life: each run writes its feed into the tensor's
   // buffer (the one copy, Pyodide's heap to LiteRT's) instead of making and deleting one.
   const tensors = Object.fromEntries(
-    inputs.map(({ name, shape, dtype }) => [name, new Tensor(new TYPED_ARRAYS[dtype](shape.reduce((a, b) => a * b, 1)), shape)]),
+    inputs.map(({ name, shape, dtype }) => [name, new Tensor(zeros(dtype, shape), shape)]),
   );
   return {
     inputs,
@@ -126,8 +126,6 @@ export async function load(bytes, delegate = 'CPU') {
     },
   };
 }
-
-const TYPED_ARRAYS = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array };
 
 /** Copies `data` (a TypedArray of the tensor's size) into a host tensor's buffer. */
 function write(tensor, data) {

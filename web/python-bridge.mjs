@@ -1,0 +1,56 @@
+// What crosses between the worker and Python besides plain data, without Pyodide's proxies and
+// conversions of typed arrays: in Pyodide 0.27 each of those keeps a few bytes of Python's
+// memory for good (a Buffer object; fixed upstream in pyodide#6293), which a live stream, a
+// call per frame, adds up to megabytes.
+
+import { TYPED_ARRAYS } from './engines/backend.mjs';
+
+let pyBytearray = null; // Python's bytearray type, as a PyProxy kept for the worker's life
+
+/** `args` as Python gets them (pyodide.toPy), but with every typed array in them (an image's
+ *  bytes, a model's) copied into a Python bytearray first, not converted by toPy. Returns the
+ *  arguments' PyProxy and a function that destroys what was made. */
+export function toPython(pyodide, args) {
+  if (!pyBytearray) {
+    const builtins = pyodide.pyimport('builtins');
+    pyBytearray = builtins.bytearray.copy();
+    builtins.destroy();
+  }
+  const bytearray = pyBytearray;
+  const made = [];
+  const copied = (view) => {
+    const array = bytearray(view.byteLength);
+    made.push(array);
+    const buffer = array.getBuffer('u8');
+    try {
+      buffer.data.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+    } finally {
+      buffer.release();
+    }
+    return array;
+  };
+  const plain = (value) => {
+    if (ArrayBuffer.isView(value)) return copied(value);
+    if (value instanceof ArrayBuffer) return copied(new Uint8Array(value));
+    if (Array.isArray(value)) return value.map(plain);
+    if (value && Object.getPrototypeOf(value) === Object.prototype) {
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, plain(item)]));
+    }
+    return value;
+  };
+  const pyArgs = pyodide.toPy(plain(args));
+  return [pyArgs, () => [pyArgs, ...made].forEach((proxy) => proxy.destroy())];
+}
+
+/** An engine's feeds from Python's {name: {address, shape}}: C-ordered arrays in Python's
+ *  `memory` (its wasm heap's ArrayBuffer), of the input's dtype, viewed here rather than lent
+ *  by Python as buffer proxies. The views are made right before the run, which reads them
+ *  before its first await (the adapter interface): nothing can grow that memory between. */
+export function heapFeeds(memory, feeds, inputs) {
+  return Object.fromEntries(
+    inputs.map(({ name, dtype }) => {
+      const { address, shape } = feeds[name];
+      return [name, { data: new TYPED_ARRAYS[dtype](memory, address, shape.reduce((a, b) => a * b, 1)), shape }];
+    }),
+  );
+}
