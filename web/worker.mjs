@@ -2,8 +2,9 @@
 //
 // Every option, pre- and post-processing step runs in the Python package (the same code as on
 // CPython). This file only boots the runtime (boot.mjs: from Pyodide's memory snapshot when
-// the site has a valid one), turns images into bytes or RGBA pixels, and relays requests from
-// image-classifier.mjs to image_classifier.webapi.WorkerApi.
+// the site has a valid one), starts the model asked for meanwhile (engines/preload.mjs), turns
+// images into bytes or pixels, and relays requests from image-classifier.mjs to
+// image_classifier.webapi.WorkerApi (python-bridge.mjs: what crosses besides plain data).
 //
 // Messages in:  {id, op: 'status' | 'create' | 'setOptions' | 'classify' | 'close', ...}
 //               {id, op: 'classifyAsync' | 'stream' | 'stopStream', ...}   (LIVE_STREAM; 'stream'
