@@ -3,7 +3,7 @@
 // memory for good (a Buffer object; fixed upstream in pyodide#6293), which a live stream, a
 // call per frame, adds up to megabytes.
 
-import { TYPED_ARRAYS } from './engines/backend.mjs';
+import { elementCount, TYPED_ARRAYS } from './engines/backend.mjs';
 
 let pyBytearray = null; // Python's bytearray type, as a PyProxy kept for the worker's life
 
@@ -16,10 +16,9 @@ export function toPython(pyodide, args) {
     pyBytearray = builtins.bytearray.copy();
     builtins.destroy();
   }
-  const bytearray = pyBytearray;
   const made = [];
   const copied = (view) => {
-    const array = bytearray(view.byteLength);
+    const array = pyBytearray(view.byteLength);
     made.push(array);
     const buffer = array.getBuffer('u8');
     try {
@@ -50,7 +49,7 @@ export function heapFeeds(memory, feeds, inputs) {
   return Object.fromEntries(
     inputs.map(({ name, dtype }) => {
       const { address, shape } = feeds[name];
-      return [name, { data: new TYPED_ARRAYS[dtype](memory, address, shape.reduce((a, b) => a * b, 1)), shape }];
+      return [name, { data: new TYPED_ARRAYS[dtype](memory, address, elementCount(shape)), shape }];
     }),
   );
 }

@@ -135,14 +135,17 @@ function fileImage(FS, roots) {
   return { index, bytes };
 }
 
-/** Boots Pyodide, loads and imports the package, and returns the snapshot's three parts:
- *  {heap: Pyodide's snapshot, files: the unpacked wheels, meta: what the restore needs}. */
+/** Loads `packages` into `pyodide` and imports IMPORTS. */
+async function loadAndImport(pyodide, packages) {
+  await pyodide.loadPackage(packages, { messageCallback: () => {} });
+  pyodide.runPython(IMPORTS.map((name) => `import ${name}`).join('\n'));
+}
+
 /** The `.so` files the imports load: a first interpreter loads the packages (all their `.so`
  *  files, as Pyodide's loader does) and lists the extension modules the imports brought in. */
 async function neededLibraries(loadPyodide, indexURL, packages) {
   const probe = await loadPyodide({ indexURL });
-  await probe.loadPackage(packages, { messageCallback: () => {} });
-  probe.runPython(IMPORTS.map((name) => `import ${name}`).join('\n'));
+  await loadAndImport(probe, packages);
   const files = probe.runPython(
     'import sys\nsorted(f for m in list(sys.modules.values()) if (f := getattr(m, "__file__", None) or "").endswith(".so"))',
   );
@@ -153,6 +156,8 @@ async function neededLibraries(loadPyodide, indexURL, packages) {
   }
 }
 
+/** Boots Pyodide, loads and imports the package, and returns the snapshot's three parts:
+ *  {heap: Pyodide's snapshot, files: the unpacked wheels, meta: what the restore needs}. */
 export async function makeSnapshot(indexURL, packages) {
   const { loadPyodide, version } = await import(`${indexURL}pyodide.mjs`);
   const needed = await neededLibraries(loadPyodide, indexURL, packages);
@@ -164,8 +169,7 @@ export async function makeSnapshot(indexURL, packages) {
     },
     () => loadPyodide({ indexURL, _makeSnapshot: true }),
   );
-  await pyodide.loadPackage(packages, { messageCallback: () => {} });
-  pyodide.runPython(IMPORTS.map((name) => `import ${name}`).join('\n'));
+  await loadAndImport(pyodide, packages);
   const Module = pyodide._module;
   const linker = linkerState(Module, loads);
   const files = fileImage(pyodide.FS, [pyodide._api.sitePackages]);
@@ -264,7 +268,8 @@ async function fetchBytes(url, size) {
   return bytes;
 }
 
-async function sha256(bytes) {
+/** The hex sha256 of `bytes`. */
+export async function sha256(bytes) {
   const digest = await crypto.subtle.digest('SHA-256', bytes);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }

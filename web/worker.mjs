@@ -151,10 +151,7 @@ function prefetch(options) {
   const engine = ENGINES[format];
   if (!engine) return;
   engine.prepare?.();
-  preload.start(format, bytes, options.baseOptions.delegate ?? 'CPU', async (data, delegate) => {
-    const model = await watched(ENGINE_NAMES[format], engine.load(data, delegate));
-    return { ...model, run: (feeds) => watched(ENGINE_NAMES[format], model.run(feeds)) };
-  });
+  preload.start(format, bytes, options.baseOptions.delegate ?? 'CPU', engine, (promise) => watched(ENGINE_NAMES[format], promise));
 }
 
 /** The model's bytes for Python: the prefetched ones once, else fetched now. */

@@ -4,9 +4,14 @@
 
 export const TYPED_ARRAYS = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array, int8: Int8Array };
 
+/** The number of values in a tensor of `shape`. */
+export function elementCount(shape) {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
 /** A typed array of `dtype` holding a tensor of `shape`, zeroed. */
 export function zeros(dtype, shape) {
-  return new TYPED_ARRAYS[dtype](shape.reduce((a, b) => a * b, 1));
+  return new TYPED_ARRAYS[dtype](elementCount(shape));
 }
 
 let requested = 0;

@@ -3,14 +3,10 @@
 // classifier finds it loaded and warm instead of loading it after the boot. Any other model
 // waits for Python, which checks its graph before an engine sees it.
 
+import { sha256 } from '../snapshot.mjs';
 import { zeros } from './backend.mjs';
 
 const SHIPPED_MODELS = new URL('../models/index.json', import.meta.url).href;
-
-async function sha256(bytes) {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 async function shippedDigests() {
   const response = await fetch(SHIPPED_MODELS);
@@ -26,23 +22,25 @@ export class EnginePreload {
    *  'used' (Python's first model), 'released' (Python asked for another one). */
   outcome = 'none';
 
-  /** Loads the model `bytes` (a Promise of them) of `format` with `load(data, delegate)` (the
-   *  engine's, watched) and runs it once on zeros (an engine's first run allocates and packs
-   *  its kernels), when the site ships it. Only the first call does anything. */
-  start(format, bytes, delegate, load) {
-    this.#early ??= this.#load(format, bytes, delegate, load);
+  /** Loads the model `bytes` (a Promise of them) of `format` into `engine` (an adapter) and
+   *  runs it once on zeros (an engine's first run allocates and packs its kernels), when the
+   *  site ships it; `watch(promise)` watches each engine call for a crash. Only the first call
+   *  does anything. */
+  start(format, bytes, delegate, engine, watch) {
+    this.#early ??= this.#load(format, bytes, delegate, engine, watch);
     this.#early.catch(() => {}); // Python's own load then reports what is wrong
   }
 
-  async #load(format, bytes, delegate, load) {
+  async #load(format, bytes, delegate, engine, watch) {
     const [data, shipped] = await Promise.all([bytes, shippedDigests()]);
     const digest = await sha256(data);
     if (!shipped.has(digest)) {
       this.outcome = 'not shipped';
       return null;
     }
-    const model = await load(data.slice(), delegate);
-    await model.run(Object.fromEntries(model.inputs.map(({ name, shape, dtype }) => [name, { data: zeros(dtype, shape), shape }])));
+    const model = await watch(engine.load(data.slice(), delegate));
+    const feeds = model.inputs.map(({ name, shape, dtype }) => [name, { data: zeros(dtype, shape), shape }]);
+    await watch(model.run(Object.fromEntries(feeds)));
     return { format, delegate, digest, model };
   }
 
