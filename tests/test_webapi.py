@@ -1,4 +1,5 @@
-"""The JS API's conversions (image_classifier.webapi), on CPython: what the browser worker runs."""
+"""The JS API's conversions (image_classifier.js_options and .webapi), on CPython: what the
+browser worker runs."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from image_classifier import (
     ImageProcessingOptions,
     RectF,
     RunningMode,
+    js_options,
     tflite,
     webapi,
 )
@@ -27,7 +29,7 @@ MODEL = str(model_file("lite0_fp32"))
 
 
 def test_options_from_js_converts_every_option():
-    options = webapi.options_from_js(
+    options = js_options.options_from_js(
         {
             "baseOptions": {"modelAssetPath": MODEL, "delegate": "GPU"},
             "runningMode": "VIDEO",
@@ -55,7 +57,7 @@ def test_options_from_js_reads_the_model_with_the_given_loader():
         seen.append(path)
         return b"model"
 
-    options = webapi.options_from_js(
+    options = js_options.options_from_js(
         {"baseOptions": {"modelAssetPath": "https://x/m.onnx"}}, loader
     )
     assert seen == ["https://x/m.onnx"]
@@ -63,7 +65,7 @@ def test_options_from_js_reads_the_model_with_the_given_loader():
 
 
 def test_model_buffer_from_js_bytes():
-    options = webapi.options_from_js({"baseOptions": {"modelAssetBuffer": memoryview(b"abc")}})
+    options = js_options.options_from_js({"baseOptions": {"modelAssetBuffer": memoryview(b"abc")}})
     assert options.base_options.model_asset_buffer == b"abc"
 
 
@@ -112,7 +114,7 @@ def test_model_buffer_from_js_bytes():
 )
 def test_invalid_options_raise_mediapipe_messages(options, message):
     with pytest.raises(ValueError) as error:
-        webapi.options_from_js(options, lambda _path: b"unused")
+        js_options.options_from_js(options, lambda _path: b"unused")
     assert str(error.value).startswith(message)
 
 
@@ -134,7 +136,7 @@ def test_invalid_options_raise_mediapipe_messages(options, message):
 )
 def test_live_stream_options_need_exactly_a_callback(options, message):
     with pytest.raises(ValueError) as error:
-        webapi.options_from_js({"baseOptions": {"modelAssetPath": MODEL}, **options})
+        js_options.options_from_js({"baseOptions": {"modelAssetPath": MODEL}, **options})
     assert str(error.value).startswith(message)
 
 
@@ -207,24 +209,24 @@ def test_merge_options_is_mediapipe_set_options():
         "maxResults": 3,
         "displayNamesLocale": "it",
     }
-    merged = webapi.merge_options(current, {"maxResults": None, "scoreThreshold": 0.5})
+    merged = js_options.merge_options(current, {"maxResults": None, "scoreThreshold": 0.5})
     assert merged == {
         "baseOptions": {"modelAssetPath": "a.onnx", "delegate": "GPU"},
         "displayNamesLocale": "it",
         "scoreThreshold": 0.5,
     }
     # A new buffer replaces the path; the delegate stays.
-    merged = webapi.merge_options(current, {"baseOptions": {"modelAssetBuffer": b"m"}})
+    merged = js_options.merge_options(current, {"baseOptions": {"modelAssetBuffer": b"m"}})
     assert merged["baseOptions"] == {"modelAssetBuffer": b"m", "delegate": "GPU"}
     # undefined delegate: back to the default.
-    merged = webapi.merge_options(current, {"baseOptions": {"delegate": None}})
+    merged = js_options.merge_options(current, {"baseOptions": {"delegate": None}})
     assert merged["baseOptions"] == {"modelAssetPath": "a.onnx"}
 
 
 def test_processing_options_from_js():
-    assert webapi.processing_options_from_js(None) is None
-    assert webapi.processing_options_from_js({"rotationDegrees": 0}) is None
-    converted = webapi.processing_options_from_js(
+    assert js_options.processing_options_from_js(None) is None
+    assert js_options.processing_options_from_js({"rotationDegrees": 0}) is None
+    converted = js_options.processing_options_from_js(
         {
             "regionOfInterest": {"left": 0.1, "top": 0.2, "right": 0.9, "bottom": 1},
             "rotationDegrees": -90,
@@ -232,9 +234,9 @@ def test_processing_options_from_js():
     )
     assert converted == ImageProcessingOptions(RectF(left=0.1, top=0.2, right=0.9, bottom=1.0), -90)
     with pytest.raises(ValueError, match="regionOfInterest needs bottom"):
-        webapi.processing_options_from_js({"regionOfInterest": {"left": 0, "top": 0, "right": 1}})
+        js_options.processing_options_from_js({"regionOfInterest": {"left": 0, "top": 0, "right": 1}})
     with pytest.raises(ValueError, match="Unknown image processing option 'rotation'"):
-        webapi.processing_options_from_js({"rotation": 90})
+        js_options.processing_options_from_js({"rotation": 90})
 
 
 def test_web_classifier_equals_the_python_api():

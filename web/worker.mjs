@@ -20,6 +20,7 @@
 // WorkerApi.run_pending (one request of the queue below) whenever a frame waits: that is
 // HostScheduling, the browser's stand-in for the thread CPython uses. No frame waits here.
 
+import { memoryReport, threadWorkers } from './resources.mjs'; // first: its hooks see the engines' workers
 import { bootPython } from './boot.mjs';
 import { heapFeeds, toPython } from './python-bridge.mjs';
 import * as litert from './engines/litert.mjs';
@@ -33,29 +34,6 @@ import { engineFailure, watched } from './engine-failure.mjs';
 // One adapter per model format: the engine follows the model file.
 const ENGINES = { onnx: ort, tflite: litert };
 const ENGINE_NAMES = { onnx: 'onnxruntime-web', tflite: 'LiteRT.js' };
-
-// Threads are real workers: count the ones the engines start, so a page (or a test) can
-// check that the engines run multi-threaded.
-let threadWorkers = 0;
-const NativeWorker = self.Worker;
-if (NativeWorker) {
-  self.Worker = class extends NativeWorker {
-    constructor(...args) {
-      super(...args);
-      threadWorkers += 1;
-    }
-  };
-}
-
-// WebAssembly memories, to report the engines' heap sizes (Pyodide's is one of them).
-const wasmMemories = [];
-WebAssembly.Memory = new Proxy(WebAssembly.Memory, {
-  construct(target, args, newTarget) {
-    const memory = Reflect.construct(target, args, newTarget);
-    wasmMemories.push(new WeakRef(memory));
-    return memory;
-  },
-});
 
 function progress(stage, fraction, message) {
   self.postMessage({ type: 'progress', stage, fraction, message });
@@ -408,34 +386,10 @@ function stopStreams(handle, streamId) {
   }
 }
 
-// struct mallinfo (ten 32-bit words): uordblks, the bytes malloc has handed out and not had
-// back, is word 7.
-const MALLINFO = { words: 10, inUse: 7 };
-
-/** The bytes of Pyodide's heap in use (what Python and its libraries hold), as its malloc
- *  counts them: unlike the heap's size, which never shrinks, it falls when memory is freed. */
-function pyodideInUse(Module) {
-  const info = Module._calloc(MALLINFO.words, 4);
-  try {
-    Module._mallinfo(info);
-    return Module.HEAPU32[(info >>> 2) + MALLINFO.inUse];
-  } finally {
-    Module._free(info);
-  }
-}
-
-/** Sizes of the runtime's memories (bytes): Pyodide's wasm heap and what of it is in use, the
- *  engines' wasm heaps (their sum, and every WebAssembly memory alone). */
+/** The runtime's memories (resources.mjs). */
 function memory() {
-  self.gc?.(); // only with --js-flags=--expose-gc (bench/soak.py): what is kept, not garbage
-  const pyodideBuffer = python_?.pyodide._module.HEAPU8.buffer;
-  const buffers = new Set(wasmMemories.map((ref) => ref.deref()?.buffer).filter(Boolean));
-  for (const engine of Object.values(ENGINES)) for (const heap of engine.heaps?.() ?? []) buffers.add(heap);
-  let engines = 0;
-  for (const buffer of buffers) if (buffer !== pyodideBuffer) engines += buffer.byteLength;
-  const wasm = [...buffers].map((buffer) => buffer.byteLength);
-  const Module = python_?.pyodide._module;
-  return { pyodideWasm: pyodideBuffer?.byteLength ?? 0, pyodideInUse: Module ? pyodideInUse(Module) : 0, engineWasm: engines, wasm };
+  const heaps = Object.values(ENGINES).flatMap((engine) => engine.heaps?.() ?? []);
+  return memoryReport(python_?.pyodide._module ?? null, heaps);
 }
 
 const OPS = {
@@ -446,7 +400,7 @@ const OPS = {
       crossOriginIsolated: self.crossOriginIsolated,
       hardwareConcurrency: self.navigator.hardwareConcurrency,
       threads: threadCount(),
-      threadWorkers,
+      threadWorkers: threadWorkers(),
       jspi: typeof WebAssembly.Suspending === 'function',
       formats: Object.keys(ENGINES),
       modelPreload: preload.outcome,
@@ -469,7 +423,7 @@ const OPS = {
     try {
       const value = await python('create', [options]);
       engineOf.set(value.handle, lastEngineInfo);
-      return { ...value, engine: { ...lastEngineInfo, threadWorkers } };
+      return { ...value, engine: { ...lastEngineInfo, threadWorkers: threadWorkers() } };
     } finally {
       progress('done', 1, 'Ready.');
     }
@@ -479,7 +433,7 @@ const OPS = {
     try {
       const value = await python('setOptions', [handle, options]);
       if (loads !== before) engineOf.set(handle, lastEngineInfo); // a new model or delegate
-      return { ...value, engine: { ...engineOf.get(handle), threadWorkers } };
+      return { ...value, engine: { ...engineOf.get(handle), threadWorkers: threadWorkers() } };
     } finally {
       progress('done', 1, 'Ready.');
     }

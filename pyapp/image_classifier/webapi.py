@@ -1,7 +1,8 @@
-"""The JS API's side of the package: camelCase options and results, as @mediapipe/tasks-vision.
+"""The JS API's side of the package: classifiers, results and images as @mediapipe/tasks-vision
+has them (camelCase), the options' conversion being js_options.py's.
 
 The browser worker (web/worker.mjs) hands JS objects (converted to dicts and lists) to
-``WebClassifier`` and posts back what it returns; every check, default and error message comes
+``WorkerApi`` and posts back what it returns; every check, default and error message comes
 from the Python classifier, so the JS API and the Python API cannot drift apart. Nothing here
 imports ``js``: this module is tested on CPython like the rest of the package.
 
@@ -18,11 +19,10 @@ dropped, and the timestamp checks are the Python runner's, as on CPython.
 from __future__ import annotations
 
 import io
-import math
 import time
 import warnings
 from dataclasses import replace
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 from PIL import Image as PILImage
@@ -32,220 +32,22 @@ from .image import Image, ImageFormat, ImageTooLarge, check_pixels
 from .live_stream import HostScheduling, LiveStreamStats
 from .metadata import HeadMetadata
 from .model import model_format, read_weight_types
-from .options import (
-    BaseOptions,
-    Delegate,
-    ImageClassifierOptions,
-    ImageProcessingOptions,
-    RectF,
-    ResultCallback,
-    RunningMode,
+from .js_options import (
+    IN_PLACE,
+    ModelLoader,
+    in_place_changes,
+    integer,
+    merge_options,
+    options_from_js,
+    processing_options_from_js,
+    read_file,
 )
 from . import preprocess
 from .preprocess import input_normalization
 from .results import ClassificationResult
 
-BASE_OPTIONS = ("modelAssetPath", "modelAssetBuffer", "delegate")
-OPTIONS = (
-    "baseOptions",
-    "runningMode",
-    "displayNamesLocale",
-    "maxResults",
-    "scoreThreshold",
-    "categoryAllowlist",
-    "categoryDenylist",
-    "resultCallback",
-)
-PROCESSING_OPTIONS = ("regionOfInterest", "rotationDegrees")
-RECT = ("left", "top", "right", "bottom")
-RUNNING_MODES = tuple(mode.name for mode in RunningMode)
-DELEGATES = tuple(delegate.name for delegate in Delegate)
 # Weight types that make a model quantized (TFLite's float16 quantization included).
 QUANTIZED_TYPES = ("int8", "uint8", "int16", "float16")
-
-# Options the classifier can change in place (the model and its session stay).
-_IN_PLACE = {
-    "displayNamesLocale": "display_names_locale",
-    "maxResults": "max_results",
-    "scoreThreshold": "score_threshold",
-    "categoryAllowlist": "category_allowlist",
-    "categoryDenylist": "category_denylist",
-}
-
-ModelLoader = Callable[[str], bytes]
-"""Reads the model named by ``modelAssetPath`` (in the browser: fetches the URL)."""
-
-
-def _read_file(path: str) -> bytes:
-    with open(path, "rb") as file:
-        return file.read()
-
-
-def _check_keys(what: str, value: Any, allowed: tuple[str, ...]) -> Mapping:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{what} must be an object, got {type(value).__name__}.")
-    unknown = [key for key in value if key not in allowed]
-    if unknown:
-        raise ValueError(
-            f"Unknown {what} {', '.join(repr(k) for k in unknown)}. "
-            f"Should be one of: {', '.join(allowed)}."
-        )
-    return value
-
-
-def _int(name: str, value: Any) -> Optional[int]:
-    if value is None:
-        return None
-    # JS numbers arrive as floats: 3.0 is an integer, 2.5, NaN and Infinity are not.
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value != int(value)
-    ):
-        raise ValueError(f"`{name}` must be an integer, got {_js_repr(value)}.")
-    return int(value)
-
-
-def _float(name: str, value: Any) -> Optional[float]:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ValueError(f"`{name}` must be a number, got {_js_repr(value)}.")
-    return float(value)
-
-
-def _js_repr(value: Any) -> str:
-    """A value as JS would print it (NaN, Infinity), not as Python would (nan, inf)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    return repr(value)
-
-
-def _names(name: str, value: Any) -> Optional[list[str]]:
-    if value is None:
-        return None
-    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"`{name}` must be an array of strings, got {value!r}.")
-    return list(value)
-
-
-def _locale(value: Any) -> Optional[str]:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"`displayNamesLocale` must be a string, got {value!r}.")
-    return value
-
-
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> Optional[str]:
-    if value is None:
-        return None
-    if value not in choices:
-        raise ValueError(f"Unsupported {name} {value!r}. Should be one of: {', '.join(choices)}.")
-    return value
-
-
-def _in_place_changes(options: Mapping) -> dict[str, Any]:
-    """The snake_case values of the in-place options present in ``options``."""
-    convert = {
-        "displayNamesLocale": _locale,
-        "maxResults": lambda v: _int("maxResults", v),
-        "scoreThreshold": lambda v: _float("scoreThreshold", v),
-        "categoryAllowlist": lambda v: _names("categoryAllowlist", v),
-        "categoryDenylist": lambda v: _names("categoryDenylist", v),
-    }
-    return {_IN_PLACE[k]: convert[k](options[k]) for k in _IN_PLACE if k in options}
-
-
-def options_from_js(
-    options: Mapping,
-    load_model: ModelLoader = _read_file,
-    result_callback: Optional[ResultCallback] = None,
-) -> ImageClassifierOptions:
-    """ImageClassifierOptions from JS options; the model named by a path is read with
-    ``load_model`` (after the options are validated), so the result always holds a buffer.
-    ``resultCallback: true`` (the JS API keeps the function itself) becomes
-    ``result_callback``.
-
-    Raises:
-      ValueError: Unknown names, wrong types or an invalid combination (MediaPipe's messages).
-    """
-    options = _check_keys("option", options, OPTIONS)
-    base = _check_keys("baseOptions option", options.get("baseOptions"), BASE_OPTIONS)
-    path = base.get("modelAssetPath")
-    buffer = base.get("modelAssetBuffer")
-    if path is not None and not isinstance(path, str):
-        raise ValueError(f"`modelAssetPath` must be a string, got {type(path).__name__}.")
-    if buffer is not None and not isinstance(buffer, (bytes, bytearray, memoryview)):
-        raise ValueError(
-            f"`modelAssetBuffer` must be a Uint8Array or ArrayBuffer, got {type(buffer).__name__}."
-        )
-    delegate = _choice("delegate", base.get("delegate"), DELEGATES)
-    mode = _choice("runningMode", options.get("runningMode"), RUNNING_MODES)
-    callback = options.get("resultCallback")
-    if callback is not None and not isinstance(callback, bool):
-        raise ValueError(f"`resultCallback` must be a function, got {callback!r}.")
-    result = ImageClassifierOptions(
-        base_options=BaseOptions(
-            model_asset_path=path or None,
-            model_asset_buffer=bytes(buffer) if buffer is not None else None,
-            delegate=Delegate[delegate] if delegate else None,
-        ),
-        running_mode=RunningMode[mode] if mode else RunningMode.IMAGE,
-        result_callback=(result_callback or (lambda *_: None)) if callback else None,
-        **_in_place_changes(options),
-    )
-    result.validate()
-    if result.base_options.model_asset_path:
-        result.base_options = BaseOptions(
-            model_asset_buffer=load_model(result.base_options.model_asset_path),
-            delegate=result.base_options.delegate,
-        )
-    return result
-
-
-def merge_options(current: Mapping, partial: Mapping) -> dict:
-    """``current`` updated as MediaPipe's setOptions does: a key set to None (undefined) goes
-    back to its default; a new model path or buffer replaces the old one."""
-    partial = _check_keys("option", partial, OPTIONS)
-    merged = {k: v for k, v in current.items() if k != "baseOptions"}
-    base = dict(current.get("baseOptions") or {})
-    for key, value in partial.items():
-        if key == "baseOptions":
-            new_base = _check_keys("baseOptions option", value, BASE_OPTIONS)
-            if (
-                new_base.get("modelAssetPath") is not None
-                or new_base.get("modelAssetBuffer") is not None
-            ):
-                base.pop("modelAssetPath", None)
-                base.pop("modelAssetBuffer", None)
-            base.update(new_base)
-        else:
-            merged[key] = value
-    merged["baseOptions"] = {k: v for k, v in base.items() if v is not None}
-    return {k: v for k, v in merged.items() if v is not None and v is not False}
-
-
-def processing_options_from_js(options: Any) -> Optional[ImageProcessingOptions]:
-    """ImageProcessingOptions from ``{regionOfInterest: {left, top, right, bottom},
-    rotationDegrees}``; None when both are absent."""
-    options = _check_keys("image processing option", options, PROCESSING_OPTIONS)
-    roi = options.get("regionOfInterest")
-    rotation = _int("rotationDegrees", options.get("rotationDegrees"))
-    if roi is None and not rotation:
-        return None
-    rect = None
-    if roi is not None:
-        roi = _check_keys("regionOfInterest field", roi, RECT)
-        missing = [k for k in RECT if roi.get(k) is None]
-        if missing:
-            raise ValueError(f"regionOfInterest needs {', '.join(missing)}.")
-        rect = RectF(**{k: _float(k, roi[k]) for k in RECT})
-    return ImageProcessingOptions(region_of_interest=rect, rotation_degrees=rotation or 0)
-
 
 def result_to_js(result: ClassificationResult) -> dict:
     """A ClassificationResult in MediaPipe web's shape (missing names are '')."""
@@ -363,7 +165,7 @@ _WARM_UP_IMAGE = Image(ImageFormat.SRGBA, np.zeros((480, 640, 4), dtype=np.uint8
 class WebClassifier:
     """One JS ``ImageClassifier``: the worker calls these methods with converted JS values."""
 
-    def __init__(self, options: Mapping, load_model: ModelLoader = _read_file) -> None:
+    def __init__(self, options: Mapping, load_model: ModelLoader = read_file) -> None:
         self._load_model = load_model
         self._delivered: list[dict] = []
         self._options = merge_options({}, options)
@@ -421,7 +223,7 @@ class WebClassifier:
             self._classifier, self._model = replacement, model
         else:
             # Raises before anything changes when a value or the combination is invalid.
-            self._classifier.set_options(**_in_place_changes({k: merged.get(k) for k in _IN_PLACE}))
+            self._classifier.set_options(**in_place_changes({k: merged.get(k) for k in IN_PLACE}))
         self._options = merged
 
     def rows_read(self, width: int, height: int, processing: Any = None) -> list[int]:
@@ -444,7 +246,7 @@ class WebClassifier:
         return result_to_js(replace(result, timestamp_ms=0))
 
     def classify_for_video(self, image: Image, timestamp_ms: Any, processing: Any = None) -> dict:
-        timestamp = _int("timestamp", timestamp_ms)
+        timestamp = integer("timestamp", timestamp_ms)
         if timestamp is None:
             raise ValueError("classifyForVideo needs a timestamp in milliseconds.")
         result = self._classifier.classify_for_video(
@@ -454,7 +256,7 @@ class WebClassifier:
 
     def classify_async(self, image: Image, timestamp_ms: Any, processing: Any = None) -> None:
         """Hands a frame over (LIVE_STREAM); ``run_pending`` processes it (or a newer one)."""
-        timestamp = _int("timestamp", timestamp_ms)
+        timestamp = integer("timestamp", timestamp_ms)
         if timestamp is None:
             raise ValueError("classifyAsync needs a timestamp in milliseconds.")
         self._classifier.classify_async(image, timestamp, processing_options_from_js(processing))
@@ -552,7 +354,7 @@ def image_from_js(image: Mapping) -> Image:
         except ValueError as error:
             raise _DecodeError(str(error)) from None
     return image_from_rgba(
-        image["rgba"], _int("width", image["width"]), _int("height", image["height"]),
+        image["rgba"], integer("width", image["width"]), integer("height", image["height"]),
         image.get("order") or "RGBA",
     )
 
@@ -567,7 +369,7 @@ class WorkerApi:
     and send its pixels in a new ``classify``.
     """
 
-    def __init__(self, load_model: ModelLoader = _read_file) -> None:
+    def __init__(self, load_model: ModelLoader = read_file) -> None:
         self._load_model = load_model
         self._classifiers: dict[int, WebClassifier] = {}
         self._next_handle = 1
@@ -580,7 +382,7 @@ class WorkerApi:
         ``rows_read``), the only ones the worker copies (at 1920x1280, 448 of 1280). Pixels
         written into Python's memory are not copied again on the way in."""
         classifier = self._get(handle)
-        width, height = _int("width", width), _int("height", height)
+        width, height = integer("width", width), integer("height", height)
         check_pixels(width, height)
         self._frame = np.empty(width * height * 4, np.uint8)
         return {"address": self._frame.__array_interface__["data"][0],
@@ -591,8 +393,8 @@ class WorkerApi:
         frame, self._frame = self._frame, None
         if frame is None:
             raise ValueError("No frame buffer was filled.")
-        return image_from_rgba(frame, _int("width", image["width"]),
-                               _int("height", image["height"]), image.get("order") or "RGBA")
+        return image_from_rgba(frame, integer("width", image["width"]),
+                               integer("height", image["height"]), image.get("order") or "RGBA")
 
     def create(self, options: Mapping) -> dict:
         classifier = WebClassifier(options, self._load_model)
