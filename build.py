@@ -115,8 +115,9 @@ BENCH_STAMP = VENV / ".bench-stamp"
 # (bench/results.json, bench/REPORT.md, bench/latency.png).
 BENCH_SCRIPTS = ["native.py", "live.py", "browser.py", "preprocess.py", "start.py",
                  "throughput.py", "report.py"]
-# Parts that run only when named: the stage table alone (browser.py measures it too).
-BENCH_EXTRA = ["steady.py"]
+# Parts that run only when named: the stage table alone (browser.py measures it too), and
+# how often MediaPipe's input tensor differs from ours (not a speed).
+BENCH_EXTRA = ["steady.py", "agreement.py"]
 
 
 def bench(args: argparse.Namespace) -> None:
@@ -169,7 +170,7 @@ def main() -> None:
     parts = [script[:-3] for script in BENCH_SCRIPTS + BENCH_EXTRA]
     bench_parser.add_argument("parts", nargs="*", metavar="PART",
                               help=f"run only these parts, of {', '.join(parts)} (default: all "
-                              "but steady)")
+                              "but steady and agreement)")
     bench_parser.set_defaults(func=bench)
     commands.add_parser(
         "soak", help="memory over long runs (--minutes 30 --photos 1000)", add_help=False

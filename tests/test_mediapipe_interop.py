@@ -3,6 +3,7 @@
 - MediaPipe's ImageClassifier loads the project's .tflite files (metadata written by
   ``image_classifier.tflite.write_metadata``) and gives what ours gives.
 - Our classifier loads files whose metadata MediaPipe's own metadata writer wrote.
+- MediaPipe makes, of every test photo at every rotation, the input tensor ours makes.
 """
 
 from __future__ import annotations
@@ -16,9 +17,15 @@ import pytest
 from conftest import IMAGES, model_file
 from mediapipe.tasks.python import BaseOptions as MpBaseOptions
 from mediapipe.tasks.python import vision
-from tflite_models import HEADS, Head, tiny_model, two_heads_model
+from tflite_models import HEADS, Head, identity_model, tiny_model, two_heads_model
 
-from image_classifier import BaseOptions, Image, ImageClassifier, ImageClassifierOptions
+from image_classifier import (
+    BaseOptions,
+    Image,
+    ImageClassifier,
+    ImageClassifierOptions,
+    ImageProcessingOptions,
+)
 from image_classifier.model import read_model_metadata
 
 PHOTOS = ("chelsea.png", "coffee.png", "grace_hopper.jpg", "rocket.jpg", "china.jpg")
@@ -170,3 +177,35 @@ def test_mediapipe_written_calibration_is_rejected():
     ).populate()
     with pytest.raises(ValueError, match=r"number of sigmoids \(7\)"):
         our_results(model, PHOTOS[:1])
+
+
+def _input_tensors(classifier, photo: Image, rotations) -> list[np.ndarray]:
+    """The input tensor ``classifier`` makes of ``photo`` at each rotation, read off the
+    identity model's scores (category i's score is the tensor's i-th value)."""
+    tensors = []
+    for rotation in rotations:
+        options = (vision.ImageProcessingOptions(rotation_degrees=rotation)
+                   if isinstance(photo, mp.Image) else ImageProcessingOptions(rotation_degrees=rotation))
+        categories = classifier.classify(photo, options).classifications[0].categories
+        tensor = np.zeros(len(categories), np.float32)
+        tensor[[c.index for c in categories]] = [c.score for c in categories]
+        tensors.append(tensor)
+    return tensors
+
+
+def test_mediapipe_makes_our_input_tensor(tmp_path):
+    """Decoding and the warp, value for value: the tensor MediaPipe feeds a model is ours, for
+    the whole photo at every rotation (bench/agreement.py measures regions of interest)."""
+    model = tmp_path / "identity.tflite"
+    model.write_bytes(identity_model())
+    rotations = (0, 90, 180, 270, -90)
+    theirs = vision.ImageClassifier.create_from_options(vision.ImageClassifierOptions(
+        base_options=MpBaseOptions(model_asset_path=str(model)), max_results=-1))
+    ours = ImageClassifier.create_from_options(
+        ImageClassifierOptions(BaseOptions(model_asset_path=str(model)), max_results=-1))
+    with theirs, ours:
+        for name in PHOTOS:
+            mine = _input_tensors(ours, Image.create_from_file(str(IMAGES / name)), rotations)
+            their = _input_tensors(theirs, mp.Image.create_from_file(str(IMAGES / name)), rotations)
+            for rotation, a, b in zip(rotations, mine, their):
+                assert np.array_equal(a, b), (name, rotation, int((a != b).sum()))

@@ -4,6 +4,8 @@ An image input [1, 4, 4, 3] (float32, or uint8 dequantized in the graph), then p
 FULLY_CONNECTED layer on the 48 pixel values, its output float32 or QUANTIZE'd to uint8.
 Small enough to write by hand, real enough for LiteRT and MediaPipe to run. ``two_heads_model``
 adds metadata with labels in two locales, score calibration and a score threshold.
+``identity_model`` gives its uint8 input back as "scores": the input tensor a classifier made,
+MediaPipe's included, read off its result.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from image_classifier.metadata import (
 )
 
 SIZE = 4
-_FLOAT32, _UINT8 = 0, 3  # TensorType
-_DEQUANTIZE, _FULLY_CONNECTED, _QUANTIZE = 6, 9, 114  # BuiltinOperator
+_FLOAT32, _INT32, _UINT8 = 0, 2, 3  # TensorType
+_DEQUANTIZE, _FULLY_CONNECTED, _RESHAPE, _QUANTIZE = 6, 9, 22, 114  # BuiltinOperator
 
 
 @dataclass(frozen=True)
@@ -138,3 +140,29 @@ HEADS = [Head(6, uint8=True), Head(5, uint8=True, scale=1 / 64, zero_point=100)]
 def two_heads_model() -> bytes:
     """uint8 in, two uint8 heads, labels in two locales, calibration, a threshold."""
     return tflite.write_metadata(tiny_model(HEADS, uint8_input=True), METADATA)
+
+
+def identity_model(size: int = 224) -> bytes:
+    """uint8 input [1, size, size, 3], DEQUANTIZE'd and RESHAPE'd to one head of size * size * 3
+    "scores": category i's score is the i-th value of the input tensor (row, column, channel)."""
+    values = size * size * 3
+    buffers = [{}, {0: Vector(np.array([1, values], np.int32).tobytes(), "B", align=16)}]
+    tensors = [
+        _tensor([1, size, size, 3], _UINT8, 0, "image", (1.0, 0)),
+        _tensor([1, size, size, 3], _FLOAT32, 0, "pixels"),
+        _tensor([2], _INT32, 1, "shape"),
+        _tensor([1, values], _FLOAT32, 0, "scores"),
+    ]
+    operators = [(0, [0], [1]), (1, [1, 2], [3])]
+    subgraph = {
+        0: Vector(tensors),
+        1: Vector([0], "<i"),
+        2: Vector([3], "<i"),
+        3: Vector([{0: ("<I", op), 1: Vector(ins, "<i"), 2: Vector(outs, "<i")}
+                   for op, ins, outs in operators]),
+        4: "main",
+    }
+    opcodes = [{0: ("<b", code), 2: ("<i", 1), 3: ("<i", code)} for code in (_DEQUANTIZE, _RESHAPE)]
+    model = {0: ("<I", 3), 1: Vector(opcodes), 2: Vector([subgraph]), 3: "identity",
+             4: Vector(buffers)}
+    return build(model, b"TFL3")
