@@ -206,11 +206,12 @@ def libjpeg_coefficients(frame: _Frame) -> list[np.ndarray]:
     """Every component's (block rows, block columns, 64) coefficients in row-major order
     within a block (int16), as libjpeg-turbo 2.1 decodes them (any scans, progressive too).
 
-    Calls jpeglib's C reader itself: its Python reader parses the file three times through
-    two temporary files and prints on errors. The C reader turns libjpeg's errors into a
-    status of 0 (an exception, not libjpeg's default ``exit``); libjpeg conceals damaged
-    entropy data as Pillow does, and a missing end, which it would fill with zeros, is
-    refused here."""
+    Calls jpeglib's C readers itself: its Python reader parses the file three times through
+    two temporary files and prints on errors. They turn libjpeg's errors into a status of 0
+    (an exception, not libjpeg's default ``exit``), but ``read_jpeg_dct`` crashes on an error
+    in the headers (it then closes a FILE pointer it never set), so ``read_jpeg_info``, which
+    reads them safely (and the scans, +1 ms), goes first. libjpeg conceals damaged entropy
+    data as Pillow does; a missing end, which it would fill with zeros, is refused here."""
     if frame.end_of_image < 0:
         raise corrupt("the image data ends early")
     blocks = [np.zeros((-(-c["y"] // 8), -(-c["x"] // 8), 64), np.int16)
@@ -220,8 +221,9 @@ def libjpeg_coefficients(frame: _Frame) -> list[np.ndarray]:
     with tempfile.NamedTemporaryFile(suffix=".jpg") as file:  # the reader takes a path
         file.write(frame.data)
         file.flush()
-        status = _libjpeg().read_jpeg_dct(
-            file.name.encode(), *planes, tables.ctypes, table_of.ctypes)
+        path, scans, library = file.name.encode(), ctypes.c_int(0), _libjpeg()
+        status = (library.read_jpeg_info(path, *[None] * 9, ctypes.byref(scans), None)
+                  and library.read_jpeg_dct(path, *planes, tables.ctypes, table_of.ctypes))
     if status == 0:
         raise corrupt("libjpeg refused its data")
     return blocks
