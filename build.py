@@ -115,8 +115,9 @@ BENCH_STAMP = VENV / ".bench-stamp"
 # (bench/results.json, bench/REPORT.md, bench/latency.png).
 BENCH_SCRIPTS = ["native.py", "live.py", "browser.py", "preprocess.py", "start.py",
                  "throughput.py", "report.py"]
-# Parts that run only when named: the stage table alone (browser.py measures it too).
-BENCH_EXTRA = ["steady.py"]
+# Parts that run only when named: the stage table alone (browser.py measures it too), and
+# JPEG decoders side by side.
+BENCH_EXTRA = ["steady.py", "jpeg.py"]
 
 
 def bench(args: argparse.Namespace) -> None:

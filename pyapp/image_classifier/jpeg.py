@@ -18,7 +18,6 @@ Pillow.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import sys
 import tempfile
@@ -31,6 +30,8 @@ from .jpeg_entropy import DEZIGZAG, Unsupported, corrupt, huffman_coefficients
 if sys.platform == "emscripten":
     jpeglib = None  # Pyodide has no libjpeg: coefficients are Huffman-decoded in Python there
 else:
+    import ctypes
+
     import jpeglib
 
 _SOF_SEQUENTIAL = (0xC0, 0xC1)  # baseline and extended sequential Huffman
