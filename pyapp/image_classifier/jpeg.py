@@ -216,6 +216,7 @@ def libjpeg_coefficients(frame: _Frame) -> list[np.ndarray]:
         raise corrupt("the image data ends early")
     blocks = [np.zeros((-(-c["y"] // 8), -(-c["x"] // 8), 64), np.int16)
               for c in frame.components]
+    # Where the reader also puts the quantization tables (``_Frame`` reads ours).
     tables, table_of = np.zeros(4 * 64, np.uint16), np.zeros(4, np.int16)
     planes = [b.ctypes for b in blocks] + [None] * (4 - len(blocks))
     with tempfile.NamedTemporaryFile(suffix=".jpg") as file:  # the reader takes a path
@@ -229,17 +230,12 @@ def libjpeg_coefficients(frame: _Frame) -> list[np.ndarray]:
     return blocks
 
 
+@functools.cache
 def _libjpeg():
     """jpeglib's build of libjpeg-turbo 2.1, loaded once (its own handle, so that jpeglib's
     global version setting is left alone)."""
-    global _LIBJPEG
-    if _LIBJPEG is None:
-        folder = Path(jpeglib.__file__).parent / "cjpeglib"
-        _LIBJPEG = ctypes.CDLL(str(next(folder.glob("cjpeglib_turbo210.*"))))
-    return _LIBJPEG
-
-
-_LIBJPEG = None
+    folder = Path(jpeglib.__file__).parent / "cjpeglib"
+    return ctypes.CDLL(str(next(folder.glob("cjpeglib_turbo210.*"))))
 
 
 def _samples(blocks: np.ndarray, quant: np.ndarray) -> np.ndarray:
