@@ -116,8 +116,9 @@ BENCH_STAMP = VENV / ".bench-stamp"
 BENCH_SCRIPTS = ["native.py", "live.py", "browser.py", "preprocess.py", "start.py",
                  "throughput.py", "report.py"]
 # Parts that run only when named: the stage table alone (browser.py measures it too), and
-# how often MediaPipe's input tensor differs from ours (not a speed).
-BENCH_EXTRA = ["steady.py", "agreement.py"]
+# Parts that run only when named: the stage table alone (browser.py measures it too), JPEG
+# decoders side by side, and how often MediaPipe's input tensor differs from ours (not a speed).
+BENCH_EXTRA = ["steady.py", "jpeg.py", "agreement.py"]
 
 
 def bench(args: argparse.Namespace) -> None:
@@ -170,7 +171,7 @@ def main() -> None:
     parts = [script[:-3] for script in BENCH_SCRIPTS + BENCH_EXTRA]
     bench_parser.add_argument("parts", nargs="*", metavar="PART",
                               help=f"run only these parts, of {', '.join(parts)} (default: all "
-                              "but steady and agreement)")
+                              "but steady, jpeg and agreement)")
     bench_parser.set_defaults(func=bench)
     commands.add_parser(
         "soak", help="memory over long runs (--minutes 30 --photos 1000)", add_help=False

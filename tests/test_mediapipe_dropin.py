@@ -8,7 +8,6 @@ alive while their pixels are used (dropping one early crashes the process).
 from __future__ import annotations
 
 import dataclasses
-import io
 import threading
 import time
 
@@ -182,45 +181,6 @@ def test_live_stream_burst_runs_the_first_frame_and_keeps_the_newest_as_mediapip
     theirs = live_stream_timestamps(mp_classifier, their_image, vision.RunningMode.LIVE_STREAM)
     ours = live_stream_timestamps(our_classifier, our_image, ic.RunningMode.LIVE_STREAM)
     assert theirs == ours == [0, 4, 1000, 1004, 2000, 2004]
-
-
-def mp_pixels(path) -> np.ndarray:
-    image = mp.Image.create_from_file(str(path))
-    return np.array(image.numpy_view())  # a copy, taken while ``image`` is alive
-
-
-def jpeg_variants(tmp_path) -> list:
-    """Our test JPEGs, and re-encodings that exercise other sampling factors, grayscale,
-    restart markers, odd sizes and a 1-pixel-wide chroma plane."""
-    paths = [IMAGES / name for name in JPEGS]
-    source = PILImage.open(IMAGES / "chelsea.png").convert("RGB")
-    variants = {
-        "444.jpg": (source, {"subsampling": 0}),
-        "422.jpg": (source, {"subsampling": 1}),
-        "420_odd.jpg": (source.crop((3, 5, 402, 288)), {"subsampling": 2}),
-        "grey.jpg": (source.convert("L"), {}),
-        "tiny.jpg": (source.resize((1, 3)), {"subsampling": 2}),
-        "restarts.jpg": (source, {"subsampling": 2, "quality": 95}),
-    }
-    for name, (picture, options) in variants.items():
-        encoded = io.BytesIO()
-        picture.save(encoded, "JPEG", **options)
-        data = encoded.getvalue()
-        if name == "restarts.jpg":  # re-save through Pillow's encoder with a restart interval
-            picture.save(tmp_path / name, "JPEG", restart_marker_blocks=3, **options)
-            assert b"\xff\xdd" in (tmp_path / name).read_bytes()
-        else:
-            (tmp_path / name).write_bytes(data)
-        paths.append(tmp_path / name)
-    return paths
-
-
-def test_jpeg_pixels_are_mediapipes(tmp_path):
-    for path in jpeg_variants(tmp_path):
-        theirs = mp_pixels(path)
-        ours = ic.Image.create_from_file(path).numpy_view()
-        assert ours.shape == theirs.reshape(ours.shape).shape, path.name
-        assert np.array_equal(ours, theirs.reshape(ours.shape)), path.name
 
 
 def test_jpeg_scores_are_mediapipes():

@@ -1,46 +1,46 @@
-"""Baseline JPEG decoding with the pixels of MediaPipe's ``Image.create_from_file``.
+"""JPEG decoding with the pixels of MediaPipe's ``Image.create_from_file``.
 
 MediaPipe 1.2.3 decodes image files with stb_image (``stbi_load`` in its C API's
 ``MpImageCreateFromFile``). Its integer IDCT (12-bit constants), chroma upsampling (a uniform
 +8 rounding bias, and a quirk at the right edge of 2:1 horizontal upsampling) and YCbCr→RGB
 arithmetic differ from libjpeg-turbo's (Pillow, browsers) by up to 3 grey levels on a few
 percent of the pixels, which moves scores by up to 4e-3. This module reproduces stb_image's
-arithmetic exactly (its SSE2 kernels are bit-identical to its scalar ones): Huffman decoding
-in Python, the rest vectorized in numpy.
+arithmetic exactly (its SSE2 kernels are bit-identical to its scalar ones), in numpy.
 
-Only what MediaPipe users feed it most is handled here: 8-bit baseline (sequential Huffman)
-JPEGs with 1 or 3 components in one scan. ``decode`` returns None for anything else
-(progressive, CMYK, arithmetic coding...), which the caller then decodes with Pillow.
+The quantized DCT coefficients are lossless, so any decoder's give stb_image's pixels: they
+come from libjpeg-turbo (the jpeglib package, 2 CPU ms for a 0.3-megapixel photo) where it is
+installed, else from ``jpeg_entropy``'s Huffman decoding in Python (Pyodide; 50-70 ms).
+8-bit JPEGs with 1 or 3 components are handled here: baseline ones by both sources,
+progressive ones and components in separate scans by libjpeg only. ``decode`` returns None
+for anything else (CMYK, arithmetic coding, 12-bit...), which the caller then decodes with
+Pillow.
 """
 
 from __future__ import annotations
 
 import functools
-from array import array
+import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
-# Where the k-th coefficient of a block, in zigzag order, goes in the row-major 8x8 block.
-_DEZIGZAG = np.array([
-    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27,
-    20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58,
-    59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
-])
-_SOF_BASELINE = (0xC0, 0xC1)  # baseline and extended sequential Huffman
-_SOF_OTHER = {0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-# Memory stays a small multiple of the image's: entropy data is looked ahead in windows,
-# coefficients are kept as int32, and the IDCT and colour conversion go in stripes.
-_WINDOW_BYTES = 1 << 15
-_STRIPE_BLOCKS = 1 << 13
-_STRIPE_ROWS = 256
+from .jpeg_entropy import DEZIGZAG, Unsupported, corrupt, huffman_coefficients
 
+if sys.platform == "emscripten":
+    jpeglib = None  # Pyodide has no libjpeg: coefficients are Huffman-decoded in Python there
+else:
+    import ctypes
 
-class _Unsupported(Exception):
-    """A valid JPEG this decoder leaves to Pillow."""
+    import jpeglib
 
-
-def _corrupt(why: str) -> ValueError:
-    return ValueError(f"Image decoding failed: corrupt JPEG ({why}).")
+_SOF_SEQUENTIAL = (0xC0, 0xC1)  # baseline and extended sequential Huffman
+_SOF_PROGRESSIVE = 0xC2
+_SOF_OTHER = {0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+# Memory stays a small multiple of the image's: the IDCT and colour conversion go in stripes
+# (of a size whose IDCT's temporaries stay in cache: 2x faster than 4096 blocks here).
+_STRIPE_BLOCKS = 1 << 11
+_STRIPE_ROWS = 64
 
 
 def decode(encoded: bytes) -> np.ndarray | None:
@@ -50,80 +50,104 @@ def decode(encoded: bytes) -> np.ndarray | None:
     Raises:
       ValueError: The JPEG is corrupt or truncated.
     """
+    return _decode(encoded, huffman_coefficients if jpeglib is None else libjpeg_coefficients)
+
+
+def _decode(encoded: bytes, coefficients) -> np.ndarray | None:
+    """``decode`` with the given coefficient source (``libjpeg_coefficients`` or
+    ``huffman_coefficients``)."""
     try:
-        return _Decoder(encoded).pixels()
-    except _Unsupported:
+        frame = _Frame(encoded)
+        planes = [
+            _samples(blocks, frame.quant[c["tq"]])[: c["y"], : c["x"]]
+            for c, blocks in zip(frame.components, coefficients(frame))
+        ]
+        return frame.to_pixels(planes)
+    except Unsupported:
         return None
     except (IndexError, KeyError, OverflowError) as error:
-        raise _corrupt(f"{type(error).__name__}") from None
+        raise corrupt(f"{type(error).__name__}") from None
 
 
-class _Decoder:
+class _Frame:
+    """A JPEG's frame and tables, read up to its first scan."""
+
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.quant: dict[int, np.ndarray] = {}
-        # (kind, table) -> the 16-bit lookahead's code (``_huffman_tables``); AC tables also
-        # with their ``_fast_ac`` table: (lookahead table, fast table).
-        self.huffman: dict[tuple[int, int], tuple[list[int], list[int] | None]] = {}
+        self.huffman: dict[tuple[int, int], tuple[bytes, bytes]] = {}  # (kind, table) -> code
         self.restart_interval = 0
         self.components: list[dict] = []
-        self.jfif = False
-        self.adobe_transform = -1
-
-    def pixels(self) -> np.ndarray:
-        data, pos = self.data, 2
+        self.progressive = False
+        jfif, adobe_transform, pos = False, -1, 2
         if data[:2] != b"\xff\xd8":
-            raise _Unsupported()
+            raise Unsupported()
         while True:
             while data[pos] == 0xFF and data[pos + 1] == 0xFF:  # fill bytes
                 pos += 1
             if data[pos] != 0xFF:
-                raise _corrupt("expected a marker")
+                raise corrupt("expected a marker")
             marker = data[pos + 1]
             length = int.from_bytes(data[pos + 2 : pos + 4], "big")
             segment = data[pos + 4 : pos + 2 + length]
             if len(segment) != length - 2:
-                raise _corrupt("truncated segment")
+                raise corrupt("truncated segment")
             pos += 2 + length
-            if marker in _SOF_OTHER:
-                raise _Unsupported()
-            if marker in _SOF_BASELINE:
-                self._frame(segment)
+            if marker in _SOF_OTHER or (marker == _SOF_PROGRESSIVE and jpeglib is None):
+                raise Unsupported()
+            if marker in _SOF_SEQUENTIAL or marker == _SOF_PROGRESSIVE:
+                self.progressive = marker == _SOF_PROGRESSIVE
+                self._read_frame(segment)
             elif marker == 0xDB:
-                self._quantization(segment)
+                self._read_quantization(segment)
             elif marker == 0xC4:
-                self._huffman_tables(segment)
+                self._read_huffman_tables(segment)
             elif marker == 0xDD:
                 self.restart_interval = int.from_bytes(segment[:2], "big")
             elif marker == 0xE0 and segment[:5] == b"JFIF\0":
-                self.jfif = True
+                jfif = True
             elif marker == 0xEE and segment[:5] == b"Adobe" and len(segment) >= 12:
-                self.adobe_transform = segment[11]
+                adobe_transform = segment[11]
             elif marker == 0xDA:
-                return self._scan(segment, pos)
+                break
             elif marker == 0xD9:
-                raise _corrupt("no image data")
+                raise corrupt("no image data")
+        if not self.components:
+            raise corrupt("scan before frame")
+        if any(c["tq"] not in self.quant for c in self.components):
+            raise corrupt("missing quantization table")
+        self.scan_header, self.scan_pos = segment, pos
+        # Where the EOI marker after the first scan is; -1 if there is none (truncated). In
+        # entropy-coded data every 0xFF byte is followed by 0x00 or a restart marker.
+        self.end_of_image = data.find(b"\xff\xd9", pos)
+        # Tables redefined between scans would apply to some of them only: Pillow's job.
+        if data.find(b"\xff\xdb", pos, self.end_of_image) >= 0:
+            raise Unsupported()
+        self.is_rgb = len(self.components) == 3 and (
+            [c["id"] for c in self.components] == [82, 71, 66]
+            or (adobe_transform == 0 and not jfif)
+        )
 
-    def _frame(self, segment: bytes) -> None:
+    def _read_frame(self, segment: bytes) -> None:
         precision, height, width, count = (
             segment[0], int.from_bytes(segment[1:3], "big"),
             int.from_bytes(segment[3:5], "big"), segment[5],
         )
-        if precision != 8 or count not in (1, 3):
-            raise _Unsupported()
+        if precision != 8 or count not in (1, 3) or self.components:
+            raise Unsupported()
         if height == 0 or width == 0:
-            raise _corrupt("no width or height")
+            raise corrupt("no width or height")
         self.width, self.height = width, height
         for i in range(count):
             ident, sampling, table = segment[6 + 3 * i : 9 + 3 * i]
             h, v = sampling >> 4, sampling & 15
             if not (1 <= h <= 4 and 1 <= v <= 4):
-                raise _corrupt("bad sampling factors")
+                raise corrupt("bad sampling factors")
             self.components.append({"id": ident, "h": h, "v": v, "tq": table})
         self.h_max = max(c["h"] for c in self.components)
         self.v_max = max(c["v"] for c in self.components)
         if any(self.h_max % c["h"] or self.v_max % c["v"] for c in self.components):
-            raise _corrupt("bad sampling factors")
+            raise corrupt("bad sampling factors")
         self.mcu_x = -(-width // (self.h_max * 8))
         self.mcu_y = -(-height // (self.v_max * 8))
         for c in self.components:
@@ -131,101 +155,36 @@ class _Decoder:
             c["y"] = (height * c["v"] + self.v_max - 1) // self.v_max
             c["bx"], c["by"] = self.mcu_x * c["h"], self.mcu_y * c["v"]
 
-    def _quantization(self, segment: bytes) -> None:
+    def _read_quantization(self, segment: bytes) -> None:
         pos = 0
         while pos < len(segment):
             precision, table = segment[pos] >> 4, segment[pos] & 15
             size = 128 if precision else 64
             values = np.frombuffer(segment[pos + 1 : pos + 1 + size], ">u2" if precision else "u1")
             if len(values) != 64 or table > 3:
-                raise _corrupt("bad quantization table")
-            self.quant[table] = values.astype(np.int32)
+                raise corrupt("bad quantization table")
+            natural = np.empty(64, np.int32)
+            natural[DEZIGZAG] = values
+            self.quant[table] = natural.reshape(8, 8)
             pos += 1 + size
 
-    def _huffman_tables(self, segment: bytes) -> None:
+    def _read_huffman_tables(self, segment: bytes) -> None:
         pos = 0
         while pos < len(segment):
             kind, table = segment[pos] >> 4, segment[pos] & 15
             counts = segment[pos + 1 : pos + 17]
             symbols = segment[pos + 17 : pos + 17 + sum(counts)]
             if len(counts) != 16 or len(symbols) != sum(counts) or kind > 1 or table > 3:
-                raise _corrupt("bad Huffman table")
-            self.huffman[kind, table] = _huffman_table(kind, bytes(counts), bytes(symbols))
+                raise corrupt("bad Huffman table")
+            self.huffman[kind, table] = (bytes(counts), bytes(symbols))
             pos += 17 + len(symbols)
 
-    def _scan(self, header: bytes, pos: int) -> np.ndarray:
-        if not self.components:
-            raise _corrupt("scan before frame")
-        count = header[0]
-        by_id = {c["id"]: c for c in self.components}
-        order = []
-        for i in range(count):
-            component = by_id[header[1 + 2 * i]]
-            component["dc"] = self.huffman[0, header[2 + 2 * i] >> 4][0]
-            component["ac"], component["fast"] = self.huffman[1, header[2 + 2 * i] & 15]
-            order.append(component)
-        if count != len(self.components):
-            raise _Unsupported()  # components in separate scans
-        if header[1 + 2 * count : 4 + 2 * count] != b"\x00\x3f\x00":
-            raise _Unsupported()
-        for c in self.components:
-            c["coefficients"] = array("i", bytes(4 * c["bx"] * c["by"] * 64))
-        self._entropy_decode(order, _segments(self.data, pos))
-        planes = [self._plane(c) for c in self.components]
-        return self._to_pixels(planes)
-
-    def _entropy_decode(self, order: list[dict], segments: list[bytes]) -> None:
-        """Huffman-decodes every block, in MCU order, into the components' coefficient lists."""
-        if len(order) == 1:  # one component: blocks in raster order, only those of the image
-            c = order[0]
-            rows, columns = np.arange(-(-c["y"] // 8)), np.arange(-(-c["x"] // 8))
-            bases = (rows[:, None] * c["bx"] + columns) * 64
-            components = np.zeros_like(bases)
-            per_unit = 1
-        else:  # in each MCU, every component's v x h blocks
-            blocks = [(n, c["v"], c["h"], c["bx"], y, x) for n, c in enumerate(order)
-                      for y in range(c["v"]) for x in range(c["h"])]
-            n, v, h, bx, y, x = (np.array(column) for column in zip(*blocks))
-            j, i = np.arange(self.mcu_y)[:, None, None], np.arange(self.mcu_x)[:, None]
-            bases = ((j * v + y) * bx + i * h + x) * 64
-            components = np.broadcast_to(n, bases.shape)
-            per_unit = len(blocks)
-        bases, components = bases.reshape(-1).tolist(), components.reshape(-1).tolist()
-        per_segment = (self.restart_interval or len(bases)) * per_unit
-        if -(-len(bases) // per_segment) > len(segments):
-            raise _corrupt("the image data ends early")
-        tables = [(c["dc"], c["ac"], c["fast"], c["coefficients"]) for c in order]
-        for n, start in enumerate(range(0, len(bases), per_segment)):
-            end = start + per_segment
-            _decode_segment(segments[n], components[start:end], bases[start:end], tables)
-
-    def _plane(self, c: dict) -> np.ndarray:
-        """A component's samples: dequantized (as stb, into 16-bit), then stb's IDCT."""
-        zigzag = np.frombuffer(c.pop("coefficients"), dtype=np.int32).reshape(-1, 64)
-        if c["tq"] not in self.quant:
-            raise _corrupt("missing quantization table")
-        samples = np.empty((len(zigzag), 8, 8), np.uint8)
-        for start in range(0, len(zigzag), _STRIPE_BLOCKS):
-            stripe = zigzag[start : start + _STRIPE_BLOCKS]
-            blocks = np.zeros_like(stripe)
-            blocks[:, _DEZIGZAG] = (stripe * self.quant[c["tq"]]).astype(np.int16)
-            samples[start : start + _STRIPE_BLOCKS] = _idct(blocks.reshape(-1, 8, 8))
-        return (
-            samples.reshape(c["by"], c["bx"], 8, 8).transpose(0, 2, 1, 3)
-            .reshape(c["by"] * 8, c["bx"] * 8)
-        )
-
-    def _to_pixels(self, planes: list[np.ndarray]) -> np.ndarray:
-        """Upsampled and colour-converted, a stripe of rows at a time."""
+    def to_pixels(self, planes: list[np.ndarray]) -> np.ndarray:
+        """The components' samples upsampled and colour-converted, a stripe of rows at a time."""
         resamplers = []
         for c, plane in zip(self.components, planes):
             hs, vs = self.h_max // c["h"], self.v_max // c["v"]
-            plane = plane[: c["y"], : c["x"]]
             resamplers.append((plane, hs, vs, *_source_rows(plane.shape[0], vs, self.height)))
-        is_rgb = len(planes) == 3 and (
-            [c["id"] for c in self.components] == [82, 71, 66]
-            or (self.adobe_transform == 0 and not self.jfif)
-        )
         shape = (self.height, self.width) + ((3,) if len(planes) == 3 else ())
         pixels = np.empty(shape, np.uint8)
         for top in range(0, self.height, _STRIPE_ROWS):
@@ -236,140 +195,68 @@ class _Decoder:
             ]
             if len(samples) == 1:
                 pixels[rows] = samples[0]
-            elif is_rgb:
+            elif self.is_rgb:
                 pixels[rows] = np.stack(samples, axis=2)
             else:
-                pixels[rows] = _ycbcr_to_rgb(*samples)
+                _ycbcr_to_rgb(*samples, out=pixels[rows])
         return pixels
 
 
-def _segments(data: bytes, pos: int) -> list[bytes]:
-    """The entropy-coded data after a scan header, split at restart markers, unstuffed."""
-    marks = np.flatnonzero(np.frombuffer(data, np.uint8, offset=pos) == 0xFF) + pos
-    segments, current, start = [], [], pos
-    for mark in marks.tolist():
-        if mark < start:
-            continue
-        following = data[mark + 1] if mark + 1 < len(data) else 0xD9
-        if following == 0x00:
-            current.append(data[start : mark + 1])
-            start = mark + 2
-        elif following == 0xFF:
-            current.append(data[start:mark])
-            start = mark + 1
-        elif 0xD0 <= following <= 0xD7:
-            current.append(data[start:mark])
-            segments.append(b"".join(current))
-            current, start = [], mark + 2
-        else:
-            break
-    else:
-        mark = len(data)
-    current.append(data[start:mark])
-    segments.append(b"".join(current))
-    return segments
+def libjpeg_coefficients(frame: _Frame) -> list[np.ndarray]:
+    """Every component's (block rows, block columns, 64) coefficients in row-major order
+    within a block (int16), as libjpeg-turbo 2.1 decodes them (any scans, progressive too).
+
+    Calls jpeglib's C readers itself: its Python reader parses the file three times through
+    two temporary files and prints on errors. They turn libjpeg's errors into a status of 0
+    (an exception, not libjpeg's default ``exit``), but ``read_jpeg_dct`` crashes on an error
+    in the headers (it then closes a FILE pointer it never set), so ``read_jpeg_info``, which
+    reads them safely (and the scans, +1 ms), goes first. libjpeg conceals damaged entropy
+    data as Pillow does; a missing end, which it would fill with zeros, is refused here."""
+    if frame.end_of_image < 0:
+        raise corrupt("the image data ends early")
+    blocks = [np.zeros((-(-c["y"] // 8), -(-c["x"] // 8), 64), np.int16)
+              for c in frame.components]
+    # Where the reader also puts the quantization tables (``_Frame`` reads ours).
+    tables, table_of = np.zeros(4 * 64, np.uint16), np.zeros(4, np.int16)
+    planes = [b.ctypes for b in blocks] + [None] * (4 - len(blocks))
+    with tempfile.NamedTemporaryFile(suffix=".jpg") as file:  # the reader takes a path
+        file.write(frame.data)
+        file.flush()
+        path, scans, library = file.name.encode(), ctypes.c_int(0), _libjpeg()
+        status = (library.read_jpeg_info(path, *[None] * 9, ctypes.byref(scans), None)
+                  and library.read_jpeg_dct(path, *planes, tables.ctypes, table_of.ctypes))
+    if status == 0:
+        raise corrupt("libjpeg refused its data")
+    return blocks
 
 
-@functools.lru_cache(maxsize=16)
-def _huffman_table(kind: int, counts: bytes, symbols: bytes) -> tuple[list[int], list[int] | None]:
-    """A 16-bit lookahead -> (code length << 8 | symbol), 0 for no code; for an AC table, its
-    ``_fast_ac`` table too. Kept for the next photos: most encoders use the same few tables,
-    and building the lists costs more than decoding a small photo's blocks."""
-    lookup = np.zeros(1 << 16, dtype=np.int32)
-    code, k = 0, 0
-    for length in range(1, 17):
-        for _ in range(counts[length - 1]):
-            if code >= 1 << length:
-                raise _corrupt("bad Huffman table")
-            shift = 16 - length
-            lookup[code << shift : (code + 1) << shift] = length << 8 | symbols[k]
-            code, k = code + 1, k + 1
-        code <<= 1
-    return lookup.tolist(), _fast_ac(lookup) if kind else None
+@functools.cache
+def _libjpeg():
+    """jpeglib's build of libjpeg-turbo 2.1, loaded once (its own handle, so that jpeglib's
+    global version setting is left alone)."""
+    folder = Path(jpeglib.__file__).parent / "cjpeglib"
+    return ctypes.CDLL(str(next(folder.glob("cjpeglib_turbo210.*"))))
 
 
-def _fast_ac(lookup: np.ndarray) -> list[int]:
-    """For every 16-bit lookahead whose AC code and value bits both fit in it (stb's
-    ``fast_ac``, on 16 bits instead of 9): value * 4096 + run << 5 + bits taken; 0 for the
-    others (end of block, 16 zeros, longer codes), which take the slow path."""
-    bits = np.arange(1 << 16, dtype=np.int64)
-    length, symbol = lookup >> 8, lookup & 255
-    run, size = symbol >> 4, symbol & 15
-    taken = length + size
-    usable = (lookup != 0) & (size > 0) & (taken <= 16)
-    extra = (bits >> np.where(usable, 16 - taken, 0)) & ((1 << size) - 1)
-    value = np.where(extra < (1 << np.maximum(size - 1, 0)), extra - (1 << size) + 1, extra)
-    return np.where(usable, value * 4096 + (run << 5) + taken, 0).tolist()
-
-
-def _lookahead(segment: bytes) -> list[int]:
-    """The 16 bits starting at every bit position of ``segment`` (zeros past its end, as stb
-    feeds)."""
-    padded = np.frombuffer(segment + b"\0" * 4, np.uint8).astype(np.uint32)
-    words = padded[:-3] << 24 | padded[1:-2] << 16 | padded[2:-1] << 8 | padded[3:]
-    shifts = np.arange(16, 8, -1, dtype=np.uint32)
-    peek = ((words[:, None] >> shifts) & 0xFFFF).reshape(-1)
-    return peek.tolist()
-
-
-def _decode_segment(segment: bytes, components: list[int], bases: list[int],
-                    tables: list) -> None:
-    """Decodes the blocks of one restart interval: for each component and offset, its 64
-    coefficients (zigzag order, the DC with its prediction added) into that component's list
-    at that offset. One loop, locals only: this is the hot path of decoding."""
-    origin, peek = 0, _lookahead(segment[:_WINDOW_BYTES])
-    limit = (_WINDOW_BYTES - 1024) * 8  # a block takes at most 256 bytes
-    predictions = [0] * len(tables)
-    p = 0
-    for n, base in zip(components, bases):
-        if p > limit:  # move the window on
-            origin, p = origin + (p >> 3), p & 7
-            peek = _lookahead(segment[origin : origin + _WINDOW_BYTES])
-        dc, ac, fast, out = tables[n]
-        code = dc[peek[p]]
-        if not code or code & 255 > 16:
-            raise _corrupt("bad Huffman code")
-        p += code >> 8
-        size = code & 255
-        if size:
-            diff = peek[p] >> (16 - size)
-            p += size
-            if diff < 1 << (size - 1):
-                diff -= (1 << size) - 1
-            predictions[n] += diff
-        out[base] = predictions[n]
-        k = 1
-        while k < 64:
-            entry = fast[peek[p]]
-            if entry:  # most coefficients: code and value in one lookup
-                p += entry & 31
-                k += (entry >> 5) & 15
-                if k > 63:
-                    raise _corrupt("too many coefficients")
-                out[base + k] = entry >> 12
-                k += 1
-                continue
-            code = ac[peek[p]]
-            if not code:
-                raise _corrupt("bad Huffman code")
-            p += code >> 8
-            size = code & 15
-            if not size:
-                if code & 255 != 0xF0:
-                    break
-                k += 16
-                continue
-            k += (code >> 4) & 15
-            value = peek[p] >> (16 - size)
-            p += size
-            if value < 1 << (size - 1):
-                value -= (1 << size) - 1
-            if k > 63:
-                raise _corrupt("too many coefficients")
-            out[base + k] = value
-            k += 1
-    if origin * 8 + p > len(segment) * 8:
-        raise _corrupt("the image data ends early")
+def _samples(blocks: np.ndarray, quant: np.ndarray) -> np.ndarray:
+    """A component's samples from its (block rows, block columns, 64) coefficients:
+    dequantized as stb does (into 16 bits), then stb's IDCT, a stripe of block rows at a
+    time."""
+    rows, columns = blocks.shape[:2]
+    samples = np.empty((rows, 8, columns, 8), np.uint8)  # block row, y, block column, x
+    step = max(1, _STRIPE_BLOCKS // columns)
+    for top in range(0, rows, step):
+        stripe = blocks[top : top + step].reshape(-1, 8, 8)
+        # (y, block, x): the column pass reads each y as one contiguous row.
+        by_y = np.ascontiguousarray((stripe * quant).transpose(1, 0, 2))
+        by_y <<= 16  # stb keeps the dequantized coefficients in 16 bits
+        by_y >>= 16
+        columns_done = _idct_pass(by_y.reshape(8, -1), 512, 10).reshape(8, -1, 8)
+        by_x = np.ascontiguousarray(columns_done.transpose(2, 1, 0))  # (x, block, y)
+        done = _idct_pass(by_x.reshape(8, -1), 65536 + (128 << 17), 17)
+        np.clip(done, 0, 255, out=done)
+        samples[top : top + step] = done.reshape(8, -1, columns, 8).transpose(1, 3, 2, 0)
+    return samples.reshape(rows * 8, columns * 8)
 
 
 def _f2f(x: float) -> int:
@@ -377,49 +264,63 @@ def _f2f(x: float) -> int:
     return int(float(np.float32(x)) * 4096 + 0.5)
 
 
-_K = {name: np.int32(_f2f(x)) for name, x in {
-    "c0": 0.5411961, "c1": -1.847759065, "c2": 0.765366865, "c3": 1.175875602,
-    "c4": 0.298631336, "c5": 2.053119869, "c6": 3.072711026, "c7": 1.501321110,
-    "c8": -0.899976223, "c9": -2.562915447, "c10": -1.961570560, "c11": -0.390180644,
-}.items()}
+_K = [_f2f(x) for x in (
+    0.5411961, -1.847759065, 0.765366865, 1.175875602, 0.298631336, 2.053119869,
+    3.072711026, 1.501321110, -0.899976223, -2.562915447, -1.961570560, -0.390180644,
+)]
 
 
-def _idct_1d(s: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """stb's STBI__IDCT_1D on int32 arrays: the even part (x0..x3) and odd part (t0..t3)."""
-    k = _K
-    p1 = (s[2] + s[6]) * k["c0"]
-    t2 = p1 + s[6] * k["c1"]
-    t3 = p1 + s[2] * k["c2"]
-    t0 = (s[0] + s[4]) << 12
-    t1 = (s[0] - s[4]) << 12
-    x = [t0 + t3, t1 + t2, t1 - t2, t0 - t3]
-    t0, t1, t2, t3 = s[7], s[5], s[3], s[1]
-    p3, p4, p1, p2 = t0 + t2, t1 + t3, t0 + t3, t1 + t2
-    p5 = (p3 + p4) * k["c3"]
-    t0, t1, t2, t3 = t0 * k["c4"], t1 * k["c5"], t2 * k["c6"], t3 * k["c7"]
-    p1, p2 = p5 + p1 * k["c8"], p5 + p2 * k["c9"]
-    p3, p4 = p3 * k["c10"], p4 * k["c11"]
-    return x, [t0 + p1 + p3, t1 + p2 + p4, t2 + p2 + p3, t3 + p1 + p4]
+def _idct_pass(s: np.ndarray, bias: int, shift: int) -> np.ndarray:
+    """stb's STBI__IDCT_1D with its bias and shift, on the 8 int32 rows of ``s`` (input k in
+    row k, wrapping as stb's int arithmetic does); returns the 8 outputs the same way. In
+    place where it can: this is most of the decoding's numpy time."""
+    c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11 = _K
+    s0, s1, s2, s3, s4, s5, s6, s7 = s
+    # Even part.
+    p1 = s2 + s6
+    p1 *= c0
+    t2 = s6 * c1
+    t2 += p1
+    t3 = s2 * c2
+    t3 += p1
+    t0 = s0 + s4
+    t0 <<= 12
+    t0 += bias
+    t1 = s0 - s4
+    t1 <<= 12
+    t1 += bias
+    x0, x3, x1, x2 = t0 + t3, t0 - t3, t1 + t2, t1 - t2
+    # Odd part.
+    q3, q4, q1, q2 = s7 + s3, s5 + s1, s7 + s1, s5 + s3
+    p5 = q3 + q4
+    p5 *= c3
+    o0, o1, o2, o3 = s7 * c4, s5 * c5, s3 * c6, s1 * c7
+    q1 *= c8
+    q1 += p5
+    q2 *= c9
+    q2 += p5
+    q3 *= c10
+    q4 *= c11
+    o0 += q1
+    o0 += q3
+    o1 += q2
+    o1 += q4
+    o2 += q2
+    o2 += q3
+    o3 += q1
+    o3 += q4
+    out = np.empty_like(s)
+    for even, odd, top in ((x0, o3, 0), (x1, o2, 1), (x2, o1, 2), (x3, o0, 3)):
+        np.add(even, odd, out=out[top])
+        np.subtract(even, odd, out=out[7 - top])
+    out >>= shift
+    return out
 
 
-def _butterfly(x: list[np.ndarray], t: list[np.ndarray], bias: int, shift: int) -> np.ndarray:
-    x = [v + np.int32(bias) for v in x]
-    return np.stack([
-        (x[0] + t[3]) >> shift, (x[1] + t[2]) >> shift, (x[2] + t[1]) >> shift,
-        (x[3] + t[0]) >> shift, (x[3] - t[0]) >> shift, (x[2] - t[1]) >> shift,
-        (x[1] - t[2]) >> shift, (x[0] - t[3]) >> shift,
-    ], axis=-1)
-
-
-def _idct(blocks: np.ndarray) -> np.ndarray:
-    """stb's stbi__idct_block on (n, 8, 8) dequantized blocks: 0..255 samples (int32)."""
-    columns = _butterfly(*_idct_1d([blocks[:, r, :] for r in range(8)]), 512, 10)  # n, col, row
-    rows = _butterfly(*_idct_1d([columns[:, c, :] for c in range(8)]), 65536 + (128 << 17), 17)
-    return np.clip(rows, 0, 255)  # n, row, col
-
-
+@functools.lru_cache(maxsize=32)
 def _source_rows(plane_height: int, vs: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """stb's row walk: for every output row, the (near, far) rows of the component."""
+    """stb's row walk: for every output row, the (near, far) rows of the component. Kept for
+    the next photos of the same size (a walk in Python costs a few tenths of a ms)."""
     near, far, line0, line1, ystep, ypos = [], [], 0, 0, vs >> 1, 0
     for _ in range(height):
         bottom = ystep >= vs >> 1
@@ -431,35 +332,44 @@ def _source_rows(plane_height: int, vs: int, height: int) -> tuple[np.ndarray, n
             ypos += 1
             if ypos < plane_height:
                 line1 += 1
-    return np.array(near), np.array(far)
+    near, far = np.array(near), np.array(far)
+    near.flags.writeable = far.flags.writeable = False
+    return near, far
 
 
 def _upsample(
     plane: np.ndarray, hs: int, vs: int, near: np.ndarray, far: np.ndarray, width: int
 ) -> np.ndarray:
     """stb's resampling of one component, for the output rows whose source rows are ``near``
-    and ``far`` (int32 samples)."""
-    near_rows, far_rows = plane[near].astype(np.int32), plane[far].astype(np.int32)
-    height, w = len(near), plane.shape[1]
+    and ``far``: uint8 samples at full resolution, int16 ones otherwise."""
     if hs == 1 and vs == 1:
-        out = near_rows
-    elif hs == 1 and vs == 2:
-        out = (3 * near_rows + far_rows + 2) >> 2
-    elif hs == 2 and vs == 1:
-        out = _upsample_h2(near_rows)
-    elif hs == 2 and vs == 2:
-        t = 3 * near_rows + far_rows
+        return plane[near[0] : near[-1] + 1]  # stb's walk is the identity there
+    near_rows = plane[near].astype(np.int16)
+    w = plane.shape[1]
+    if hs == 1 and vs == 2:
+        near_rows *= 3
+        near_rows += plane[far]
+        near_rows += 2
+        near_rows >>= 2
+        return near_rows
+    if hs == 2 and vs == 1:
+        return _upsample_h2(near_rows)[:, :width]
+    if hs == 2 and vs == 2:
+        t = near_rows
+        t *= 3
+        t += plane[far]
         if w == 1:
-            out = np.repeat((t + 2) >> 2, 2, axis=1)
-        else:
-            previous = np.concatenate([t[:, :1], t[:, :-1]], axis=1)
-            following = np.concatenate([t[:, 1:], t[:, -1:]], axis=1)
-            out = np.empty((height, 2 * w), np.int32)
-            out[:, 0::2] = (3 * t + previous + 8) >> 4
-            out[:, 1::2] = (3 * t + following + 8) >> 4
-    else:
-        out = np.repeat(near_rows, hs, axis=1)
-    return out[:, :width]
+            return np.repeat((t + 2) >> 2, 2, axis=1)[:, :width]
+        out = np.empty((len(near), 2 * w), np.int16)
+        tripled = 3 * t + 8
+        even, odd = out[:, 0::2], out[:, 1::2]
+        np.add(tripled[:, 1:], t[:, :-1], out=even[:, 1:])
+        np.add(tripled[:, 0], t[:, 0], out=even[:, 0])
+        np.add(tripled[:, :-1], t[:, 1:], out=odd[:, :-1])
+        np.add(tripled[:, -1], t[:, -1], out=odd[:, -1])
+        out >>= 4
+        return out[:, :width]
+    return np.repeat(near_rows, hs, axis=1)[:, :width]
 
 
 def _upsample_h2(rows: np.ndarray) -> np.ndarray:
@@ -468,7 +378,7 @@ def _upsample_h2(rows: np.ndarray) -> np.ndarray:
     w = rows.shape[1]
     if w == 1:
         return np.repeat(rows, 2, axis=1)
-    out = np.empty((rows.shape[0], 2 * w), np.int32)
+    out = np.empty((rows.shape[0], 2 * w), np.int16)
     out[:, 0] = rows[:, 0]
     out[:, 1] = (rows[:, 0] * 3 + rows[:, 1] + 2) >> 2
     middle = 3 * rows[:, 1:-1] + 2
@@ -479,16 +389,25 @@ def _upsample_h2(rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fixed(x: float) -> np.int32:
+def _fixed(x: float) -> int:
     """stb's stbi__float2fixed."""
-    return np.int32(int(np.float32(x) * np.float32(4096) + np.float32(0.5)) << 8)
+    return int(np.float32(x) * np.float32(4096) + np.float32(0.5)) << 8
 
 
-def _ycbcr_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
-    """stb's stbi__YCbCr_to_RGB_row (its SIMD version gives the same bytes)."""
-    base = (y << 20) + np.int32(1 << 19)
-    cr, cb = cr - 128, cb - 128
-    r = base + cr * _fixed(1.40200)
-    g = base + cr * -_fixed(0.71414) + ((cb * -_fixed(0.34414)) & np.int32(-65536))
-    b = base + cb * _fixed(1.77200)
-    return np.clip(np.stack([r, g, b], axis=2) >> 20, 0, 255).astype(np.uint8)
+def _ycbcr_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, out: np.ndarray) -> None:
+    """stb's stbi__YCbCr_to_RGB_row (its SIMD version gives the same bytes) into ``out``. stb
+    computes ``(y << 20) + (1 << 19) + chroma terms`` in int32 (it never overflows) and shifts
+    right by 20; as ``y << 20`` is a multiple of 2^20, that is ``y + (chroma terms + (1 << 19)
+    >> 20)``, which keeps the arithmetic at chroma scale."""
+    y = y.astype(np.int32)
+    cr = cr.astype(np.int32) - 128
+    cb = cb.astype(np.int32) - 128
+    green = cb * -_fixed(0.34414)
+    green &= -65536
+    green += cr * -_fixed(0.71414)
+    for channel, added in enumerate((cr * _fixed(1.40200), green, cb * _fixed(1.77200))):
+        added += 1 << 19
+        added >>= 20
+        added += y
+        np.clip(added, 0, 255, out=added)
+        out[..., channel] = added
