@@ -115,7 +115,6 @@ BENCH_STAMP = VENV / ".bench-stamp"
 # (bench/results.json, bench/REPORT.md, bench/latency.png).
 BENCH_SCRIPTS = ["native.py", "live.py", "browser.py", "preprocess.py", "start.py",
                  "throughput.py", "report.py"]
-# Parts that run only when named: the stage table alone (browser.py measures it too), and
 # Parts that run only when named: the stage table alone (browser.py measures it too), JPEG
 # decoders side by side, and how often MediaPipe's input tensor differs from ours (not a speed).
 BENCH_EXTRA = ["steady.py", "jpeg.py", "agreement.py"]

@@ -1,14 +1,14 @@
 """How often MediaPipe's input tensor differs from ours, per geometry: the real photos of
 tests/images, the whole photo and random regions of interest, at every rotation.
 
-The tensors come from ``identity_model`` (tests/tflite_models.py), whose scores are its uint8
-input: MediaPipe 1.2.3's own ImageClassifier and ours each classify the photo with it, and the
-two score lists are the two input tensors (decoding and the warp, MediaPipe's as it runs, not
-a port of it). For each geometry: whether any value differs, how many pixels, and by how many
-grey levels at most. tests/test_mediapipe_interop.py asserts the whole photo at every rotation;
-this measures the regions, where MediaPipe's OpenCV (5.1, bundled in its wheel) and ours (a
-port of OpenCV 4.12's arithmetic, pixel for pixel with opencv-python) may round a coordinate
-apart.
+The tensors come from ``identity_model`` (tests/tflite_models.py, read by
+tests/input_tensors.py), whose scores are its uint8 input: MediaPipe 1.2.3's own
+ImageClassifier and ours each classify the photo with it, and the two score lists are the two
+input tensors (decoding and the warp, MediaPipe's as it runs, not a port of it). For each
+geometry: whether any value differs, how many pixels, and by how many grey levels at most.
+tests/test_mediapipe_interop.py asserts the whole photo at every rotation; this measures the
+regions, where MediaPipe's OpenCV (5.1, bundled in its wheel) and ours (a port of OpenCV
+4.12's arithmetic, pixel for pixel with opencv-python) may round a coordinate apart.
 
 Run alone with ``python3 build.py bench agreement``; writes bench/agreement.json. Not a test.
 """
@@ -23,23 +23,15 @@ from pathlib import Path
 
 import mediapipe as mp
 import numpy as np
-from mediapipe.tasks.python import BaseOptions as MpBaseOptions
 from mediapipe.tasks.python import vision
 from mediapipe.tasks.python.components.containers import rect as mp_rect
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from tflite_models import identity_model  # noqa: E402
+from input_tensors import identity_classifiers, input_tensor  # noqa: E402
 
-from image_classifier import (  # noqa: E402
-    BaseOptions,
-    Image,
-    ImageClassifier,
-    ImageClassifierOptions,
-    ImageProcessingOptions,
-    RectF,
-)
+from image_classifier import Image, ImageProcessingOptions, RectF  # noqa: E402
 
 IMAGES = ROOT / "tests" / "images"
 PHOTOS = ("chelsea.png", "coffee.png", "grace_hopper.jpg", "rocket.jpg")
@@ -65,23 +57,11 @@ def regions(rng: np.random.Generator) -> list[tuple[float, float, float, float] 
     return found
 
 
-def tensor(classifier, image, options) -> np.ndarray:
-    categories = classifier.classify(image, options).classifications[0].categories
-    values = np.zeros(len(categories), np.float32)
-    values[[c.index for c in categories]] = [c.score for c in categories]
-    return values.reshape(-1, 3)
-
-
 def main() -> None:
     rng = np.random.default_rng(SEED)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        model = Path(folder) / "identity.tflite"
-        model.write_bytes(identity_model())
-        theirs = vision.ImageClassifier.create_from_options(vision.ImageClassifierOptions(
-            base_options=MpBaseOptions(model_asset_path=str(model)), max_results=-1))
-        ours = ImageClassifier.create_from_options(
-            ImageClassifierOptions(BaseOptions(model_asset_path=str(model)), max_results=-1))
+        theirs, ours = identity_classifiers(Path(folder))
         with theirs, ours:
             for name in PHOTOS:
                 their_image = mp.Image.create_from_file(str(IMAGES / name))
@@ -91,11 +71,14 @@ def main() -> None:
                         their_rect = our_rect = None
                         if region is not None:
                             left, top, right, bottom = region
-                            their_rect = mp_rect.RectF(left=left, top=top, right=right, bottom=bottom)
+                            their_rect = mp_rect.RectF(left=left, top=top, right=right,
+                                                       bottom=bottom)
                             our_rect = RectF(left=left, top=top, right=right, bottom=bottom)
-                        a = tensor(theirs, their_image, vision.ImageProcessingOptions(
-                            region_of_interest=their_rect, rotation_degrees=rotation))
-                        b = tensor(ours, our_image, ImageProcessingOptions(our_rect, rotation))
+                        their_options = vision.ImageProcessingOptions(
+                            region_of_interest=their_rect, rotation_degrees=rotation)
+                        a = input_tensor(theirs, their_image, their_options)
+                        our_options = ImageProcessingOptions(our_rect, rotation)
+                        b = input_tensor(ours, our_image, our_options)
                         differ = np.abs(a - b).max(axis=1)
                         rows.append({"photo": name, "region": region, "rotation": rotation,
                                      "pixels_differing": int((differ > 0).sum()),

@@ -17,7 +17,8 @@ import pytest
 from conftest import IMAGES, model_file
 from mediapipe.tasks.python import BaseOptions as MpBaseOptions
 from mediapipe.tasks.python import vision
-from tflite_models import HEADS, Head, identity_model, tiny_model, two_heads_model
+from input_tensors import identity_classifiers, input_tensor
+from tflite_models import HEADS, Head, tiny_model, two_heads_model
 
 from image_classifier import (
     BaseOptions,
@@ -179,33 +180,16 @@ def test_mediapipe_written_calibration_is_rejected():
         our_results(model, PHOTOS[:1])
 
 
-def _input_tensors(classifier, photo: Image, rotations) -> list[np.ndarray]:
-    """The input tensor ``classifier`` makes of ``photo`` at each rotation, read off the
-    identity model's scores (category i's score is the tensor's i-th value)."""
-    tensors = []
-    for rotation in rotations:
-        options = (vision.ImageProcessingOptions(rotation_degrees=rotation)
-                   if isinstance(photo, mp.Image) else ImageProcessingOptions(rotation_degrees=rotation))
-        categories = classifier.classify(photo, options).classifications[0].categories
-        tensor = np.zeros(len(categories), np.float32)
-        tensor[[c.index for c in categories]] = [c.score for c in categories]
-        tensors.append(tensor)
-    return tensors
-
-
 def test_mediapipe_makes_our_input_tensor(tmp_path):
     """Decoding and the warp, value for value: the tensor MediaPipe feeds a model is ours, for
     the whole photo at every rotation (bench/agreement.py measures regions of interest)."""
-    model = tmp_path / "identity.tflite"
-    model.write_bytes(identity_model())
-    rotations = (0, 90, 180, 270, -90)
-    theirs = vision.ImageClassifier.create_from_options(vision.ImageClassifierOptions(
-        base_options=MpBaseOptions(model_asset_path=str(model)), max_results=-1))
-    ours = ImageClassifier.create_from_options(
-        ImageClassifierOptions(BaseOptions(model_asset_path=str(model)), max_results=-1))
+    theirs, ours = identity_classifiers(tmp_path)
     with theirs, ours:
         for name in PHOTOS:
-            mine = _input_tensors(ours, Image.create_from_file(str(IMAGES / name)), rotations)
-            their = _input_tensors(theirs, mp.Image.create_from_file(str(IMAGES / name)), rotations)
-            for rotation, a, b in zip(rotations, mine, their):
-                assert np.array_equal(a, b), (name, rotation, int((a != b).sum()))
+            their_image = mp.Image.create_from_file(str(IMAGES / name))
+            our_image = Image.create_from_file(str(IMAGES / name))
+            for rotation in (0, 90, 180, 270, -90):
+                a = input_tensor(theirs, their_image,
+                                 vision.ImageProcessingOptions(rotation_degrees=rotation))
+                b = input_tensor(ours, our_image, ImageProcessingOptions(rotation_degrees=rotation))
+                assert np.array_equal(a, b), (name, rotation, int((a != b).any(axis=1).sum()))
