@@ -24,15 +24,32 @@ SIZES = [(224, 224), (260, 260), (300, 200), (7, 5)]
 F32 = np.float32
 
 
+def box_points(center, size, angle) -> np.ndarray:
+    """cv2.boxPoints as MediaPipe's OpenCV 5.1 computes them (in double, then float32), written
+    out here once more: OpenCV 4's, in float32, puts a corner an ulp away on some regions."""
+    radians = float(angle) * math.pi / 180
+    b, a = math.cos(radians) / 2, math.sin(radians) / 2
+    (x, y), (w, h) = center, size
+    first = (x - a * h - b * w, y + b * h - a * w)
+    second = (x + a * h - b * w, y - b * h - a * w)
+    corners = [first, second, (2 * x - first[0], 2 * y - first[1]),
+               (2 * x - second[0], 2 * y - second[1])]
+    return np.array(corners, np.float64).astype(np.float32)
+
+
 def opencv_reference(pixels: np.ndarray, processing, out_width: int, out_height: int) -> np.ndarray:
     """MediaPipe's OpenCV ImageToTensorConverter, in cv2, on the rect of MediaPipe's C++
-    ConvertToNormalizedRect (float32 fields and arithmetic), written out here once more."""
+    ConvertToNormalizedRect (float32 fields and arithmetic; its rotation, counter-clockwise,
+    normalized to (-180°, 180°]), written out here once more."""
     height, width = pixels.shape[:2]
     x_center = y_center = F32(0.5)
     rect_width = rect_height = F32(1)
     rotation = F32(0)
     if processing is not None:
-        rotation = F32(-processing.rotation_degrees * math.pi / 180)
+        counter_clockwise = -processing.rotation_degrees % 360
+        if counter_clockwise > 180:
+            counter_clockwise -= 360
+        rotation = F32(counter_clockwise * math.pi / 180)
         roi = processing.region_of_interest
         if roi is not None:
             left, top, right, bottom = map(F32, (roi.left, roi.top, roi.right, roi.bottom))
@@ -42,13 +59,13 @@ def opencv_reference(pixels: np.ndarray, processing, out_width: int, out_height:
             rect_width, rect_height = (F32(rect_height * F32(height) / F32(width)),
                                        F32(rect_width * F32(width) / F32(height)))
     angle = F32(float(rotation * F32(180)) / math.pi)
-    box = cv2.boxPoints((
+    box = box_points(
         (float(x_center * F32(width)), float(y_center * F32(height))),
         (float(rect_width * F32(width)), float(rect_height * F32(height))),
-        float(angle),
-    ))
+        angle,
+    )
     corners = np.array([[0, out_height], [0, 0], [out_width, 0], [out_width, out_height]], np.float32)
-    matrix = cv2.getPerspectiveTransform(box.astype(np.float32), corners)
+    matrix = cv2.getPerspectiveTransform(box, corners)
     return cv2.warpPerspective(pixels, matrix, (out_width, out_height),
                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 

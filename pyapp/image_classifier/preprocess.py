@@ -73,13 +73,17 @@ def _normalized_rect(
 
 
 def _box_points(cx, cy, box_width, box_height, angle_degrees) -> list[tuple]:
-    """cv::RotatedRect::points in float32."""
+    """cv::RotatedRect::points as MediaPipe 1.2.3's OpenCV (5.1, bundled in its wheel) computes
+    them: in double from the float32 rect, each point rounded to float32 once. (OpenCV 4's,
+    all in float32, puts a corner an ulp away on some regions: a few pixels then sample 1/32
+    pixel apart; bench/agreement.py measures it.)"""
     angle = float(angle_degrees) * math.pi / 180.0
-    b = _F32(_F32(math.cos(angle)) * _F32(0.5))
-    a = _F32(_F32(math.sin(angle)) * _F32(0.5))
-    p0 = (cx - a * box_height - b * box_width, cy + b * box_height - a * box_width)
-    p1 = (cx + a * box_height - b * box_width, cy - b * box_height - a * box_width)
-    return [p0, p1, (2 * cx - p0[0], 2 * cy - p0[1]), (2 * cx - p1[0], 2 * cy - p1[1])]
+    b, a = math.cos(angle) * 0.5, math.sin(angle) * 0.5
+    cx, cy, width, height = float(cx), float(cy), float(box_width), float(box_height)
+    p0 = (cx - a * height - b * width, cy + b * height - a * width)
+    p1 = (cx + a * height - b * width, cy - b * height - a * width)
+    points = [p0, p1, (2 * cx - p0[0], 2 * cy - p0[1]), (2 * cx - p1[0], 2 * cy - p1[1])]
+    return [(_F32(x), _F32(y)) for x, y in points]
 
 
 def _lu_solve(a: list[list[float]], b: list[float]) -> list[float]:
@@ -150,10 +154,10 @@ def transform(processing, width: int, height: int, out_width: int, out_height: i
         roi = processing.region_of_interest
         if roi is not None:
             region = (roi.left, roi.top, roi.right, roi.bottom)
-        # Reduced modulo 360 first (keeping the sign, so -90 stays MediaPipe's -90): a huge
-        # multiple of 360 would otherwise turn the crop by its float rounding error.
-        turn = processing.rotation_degrees
-        rotation_degrees = int(math.copysign(abs(turn) % 360, turn))
+        # MediaPipe's rotation (counter-clockwise) is normalized to (-180°, 180°], as its
+        # tensors show (270 turns as -90, 180 as -180): here in integer degrees, exactly, as a
+        # huge multiple of 360 would otherwise turn the crop by its float rounding error.
+        rotation_degrees = (processing.rotation_degrees + 180) % 360 - 180
     return _transform(region, rotation_degrees, int(width), int(height),
                       int(out_width), int(out_height))
 
