@@ -263,6 +263,16 @@ def _axis_taps(fixed: np.ndarray, size: int, step: int):
 
 
 @functools.lru_cache(maxsize=_PLANS)
+def _fixed_coordinates(matrix: bytes, out_width: int, out_height: int):
+    """(fixed_x, fixed_y) of one geometry (``matrix``: the map's bytes), per axis where that is
+    proven exact, else per pixel; kept, as the sampling plan and the rows read both need them
+    (read-only)."""
+    transform_matrix = np.frombuffer(matrix, np.float64).reshape(3, 3)
+    coordinates = _axis_coordinates(transform_matrix, out_width, out_height)
+    return coordinates or _pixel_coordinates(transform_matrix, out_width, out_height)
+
+
+@functools.lru_cache(maxsize=_PLANS)
 def _sampling_plan(
     matrix: bytes, height: int, width: int, row_step: int, col_step: int,
     out_width: int, out_height: int,
@@ -270,9 +280,7 @@ def _sampling_plan(
     """warpPerspective's four bilinear taps for every output pixel of one geometry, row after
     row: table indices and integer weights (which sum to 32 * 32). A fixed mapping, worked out
     once and reused by every frame of that geometry."""
-    transform_matrix = np.frombuffer(matrix, np.float64).reshape(3, 3)
-    coordinates = _axis_coordinates(transform_matrix, out_width, out_height)
-    fixed_x, fixed_y = coordinates or _pixel_coordinates(transform_matrix, out_width, out_height)
+    fixed_x, fixed_y = _fixed_coordinates(matrix, out_width, out_height)
     shape = (out_height, out_width)
     return tuple(
         (_frozen(np.broadcast_to(row + column, shape).reshape(-1)),
@@ -448,10 +456,7 @@ def _rows_read(
 ) -> tuple[tuple[int, int], ...]:
     """The runs of rows that the two vertical taps of ``_sampling_plan`` index, clamped as
     there."""
-    transform_matrix = np.frombuffer(matrix, np.float64).reshape(3, 3)
-    coordinates = _axis_coordinates(transform_matrix, out_width, out_height)
-    fixed_y = (coordinates or _pixel_coordinates(transform_matrix, out_width, out_height))[1]
-    start = fixed_y >> _INTER_BITS
+    start = _fixed_coordinates(matrix, out_width, out_height)[1] >> _INTER_BITS
     rows = np.unique(np.concatenate([np.clip(start, 0, height - 1).ravel(),
                                      np.clip(start + 1, 0, height - 1).ravel()]))
     breaks = np.flatnonzero(np.diff(rows) != 1) + 1
