@@ -116,3 +116,31 @@ def test_broken_tflite_rejects_and_the_worker_goes_on(api_page, model, message):
     assert error and message in error
     result = classify_js(api_page, "efficientnet_lite0_int8.tflite", "coffee.png")["result"]
     assert result["classifications"][0]["categories"][0]["categoryName"] == "espresso"
+
+
+def test_other_scripts_keep_the_workers_importscripts_while_litert_loads(api_page, server):
+    """While LiteRT.js loads, importScripts() stands in for its loader; Pyodide, booting in the
+    same worker, meanwhile asks for its own script and must get the module worker's TypeError
+    (on which it falls back to import()), not a refusal meant for LiteRT.js."""
+    seen = api_page.evaluate(
+        """async (origin) => {
+            const code = `
+              import { prepare } from '${origin}/engines/litert.mjs';
+              const own = self.importScripts;
+              prepare();
+              while (self.importScripts === own) await new Promise((r) => setTimeout(r, 0));
+              let error;
+              try { self.importScripts('${origin}/pyodide/pyodide.asm.js'); } catch (e) { error = e; }
+              postMessage({ name: error?.constructor.name, message: error?.message });`;
+            const url = URL.createObjectURL(new Blob([code], { type: 'text/javascript' }));
+            const worker = new Worker(url, { type: 'module' });
+            try {
+              return await new Promise((resolve, reject) => {
+                worker.onmessage = ({ data }) => resolve(data);
+                worker.onerror = (event) => reject(new Error(event.message));
+              });
+            } finally { worker.terminate(); }
+        }""",
+        server,
+    )
+    assert seen["name"] == "TypeError", seen

@@ -23,13 +23,16 @@ function scriptOf(threads, relaxedSimd) {
 /** What stands in for importScripts() while LiteRT.js loads: `script`'s module factory, already
  *  imported, becomes the global it looks for. Its threads (classic workers) load the script
  *  itself, or a Blob of it when it is served from another origin (a CDN), as a worker's script
- *  must be of the page's origin. */
+ *  must be of the page's origin. Any other script goes to the worker's own importScripts():
+ *  Pyodide, booting meanwhile, tries it first and falls back to import() on the TypeError a
+ *  module worker throws. */
 async function handOver(script) {
+  const own = self.importScripts;
   const factory = (await import(script.replace(/\.js$/, '.mjs'))).default;
   const sameOrigin = new URL(script).origin === self.location.origin;
   const threadScript = sameOrigin ? script : new Blob([await (await fetch(script)).text()], { type: 'text/javascript' });
   return (url) => {
-    if (url !== script) throw new Error(`LiteRT.js asked for ${url}, not ${script}`);
+    if (url !== script) return own.call(self, url);
     self.Module.mainScriptUrlOrBlob = threadScript;
     self.ModuleFactory = factory;
   };
