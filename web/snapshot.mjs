@@ -212,60 +212,43 @@ async function replayDynlibs(Module, linker, compiled) {
   for (const [handle, name] of linker.handles) LDSO.loadedLibsByHandle[handle] = LDSO.loadedLibsByName[name];
 }
 
+/** Writes the snapshot's files back: each file's contents is a view of `bytes` (MEMFS owns it
+ *  instead of copying it), each folder made once. */
 function writeFiles(FS, index, bytes) {
+  const folders = new Set();
   let offset = 0;
   for (const [path, size] of index) {
-    FS.mkdirTree(path.slice(0, path.lastIndexOf('/')));
-    FS.writeFile(path, bytes.subarray(offset, offset + size));
+    const folder = path.slice(0, path.lastIndexOf('/'));
+    if (!folders.has(folder)) FS.mkdirTree(folder);
+    folders.add(folder);
+    FS.writeFile(path, bytes.subarray(offset, offset + size), { canOwn: true });
     offset += size;
   }
 }
 
-/** Streams `url` (`bytes` long) into `target` as it arrives, stretch after stretch
- *  ([[offset, length], ...] of `target`): no copy of the whole in between. */
-async function fetchInto(target, url, bytes, stretches) {
+/** The body of `url`, which snapshot.json says is `bytes` long, read whole by the browser
+ *  (no JavaScript per chunk). */
+async function fetchBytes(url, bytes) {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  let received = 0;
-  let stretch = 0;
-  let filled = 0; // of the current stretch
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    received += value.length;
-    if (received > bytes) throw new Error(`${url} has more than the ${bytes} bytes snapshot.json says`);
-    for (let from = 0; from < value.length; ) {
-      const [offset, length] = stretches[stretch];
-      const n = Math.min(length - filled, value.length - from);
-      target.set(value.subarray(from, from + n), offset + filled);
-      from += n;
-      filled += n;
-      if (filled === length) {
-        stretch += 1;
-        filled = 0;
-      }
-    }
-  }
-  if (received !== bytes) throw new Error(`${url} has ${received} bytes; snapshot.json says ${bytes}`);
+  const body = new Uint8Array(await response.arrayBuffer());
+  if (body.length !== bytes) throw new Error(`${url} has ${body.length} bytes; snapshot.json says ${bytes}`);
+  return body;
 }
 
 /** The snapshot's heap in `full` (zeroed): the build stored it without its zero pages, so the
  *  stored bytes fill the stretches between those. */
-function fetchHeapInto(full, url, { bytes, zeroRuns }) {
-  const stretches = [];
+async function fetchHeapInto(full, url, { bytes, zeroRuns }) {
+  const stored = await fetchBytes(url, bytes);
   let end = 0;
+  let from = 0;
   for (const [start, length] of [...zeroRuns, [full.length, 0]]) {
-    if (start > end) stretches.push([end, start - end]);
+    if (start > end) {
+      full.set(stored.subarray(from, from + start - end), end);
+      from += start - end;
+    }
     end = start + length;
   }
-  return fetchInto(full, url, bytes, stretches);
-}
-
-async function fetchBytes(url, size) {
-  const bytes = new Uint8Array(size);
-  await fetchInto(bytes, url, size, [[0, size]]);
-  return bytes;
 }
 
 /** The hex sha256 of `bytes`. */
