@@ -151,7 +151,7 @@ function showModel() {
   const runsOn = `${engine.engine} · ${engine.backend}${threads}`;
   const isolation = state.status?.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated (1 thread)';
   const snapshot = state.status?.snapshot;
-  const from = snapshot?.used ? ' from its snapshot' : ` · ${snapshot?.note}`;
+  const from = snapshot?.used ? ` from its snapshot${snapshot.local ? ' (kept by this browser)' : ''}` : ` · ${snapshot?.note}`;
   const boot = state.status ? ` · Python ready in ${(state.status.bootMs.total / 1000).toFixed(1)} s${from}` : '';
   $('engine').textContent = `${runsOn} · ${isolation}${boot}`;
 

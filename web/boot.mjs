@@ -15,17 +15,18 @@ const SNAPSHOT_STEPS = {
   libraries: [0.6, 'Restoring the interpreter…'],
 };
 
-/** {pyodide, snapshot: {used, note}}; `progress(stage, fraction, message)` reports each step
+/** {pyodide, snapshot: {used, local, note}} (`local`: read from this browser's copy of the
+ *  snapshot); `progress(stage, fraction, message)` reports each step
  *  and `mark(name)` records when it ended (the worker's boot timings). */
 export async function bootPython(progress, mark) {
   progress('runtime', 0.02, 'Loading the Python runtime…');
   try {
-    const pyodide = await loadFromSnapshot(INDEX_URL, (stage) => {
+    const { pyodide, local } = await loadFromSnapshot(INDEX_URL, (stage) => {
       mark(stage);
       if (SNAPSHOT_STEPS[stage]) progress('runtime', ...SNAPSHOT_STEPS[stage]);
     });
     mark('pyodide');
-    return { pyodide, snapshot: { used: true, note: '' } };
+    return { pyodide, snapshot: { used: true, local, note: '' } };
   } catch (error) {
     const note = `Python starts without its snapshot (${error.message}): the first start is slower.`;
     console.warn(note);
@@ -35,6 +36,6 @@ export async function bootPython(progress, mark) {
     progress('packages', 0.45, 'Loading numpy, Pillow and image_classifier…');
     await pyodide.loadPackage(['image_classifier'], { messageCallback: () => {} });
     mark('packages');
-    return { pyodide, snapshot: { used: false, note } };
+    return { pyodide, snapshot: { used: false, local: false, note } };
   }
 }

@@ -20,6 +20,8 @@
 // Emscripten Module between its creation and the restore. Nothing of Pyodide's files is patched;
 // the build makes a snapshot only for the pyodide.asm.js whose linker it was checked against.
 
+import { SnapshotCopy } from './snapshot-copy.mjs';
+
 export const FORMAT = 1;
 // What the snapshot has imported (the worker's boot imports nothing more).
 export const IMPORTS = ['numpy', 'PIL.Image', 'image_classifier.webapi', 'image_classifier.engines.browser'];
@@ -269,9 +271,10 @@ async function staleness(meta, indexURL, version) {
   return null;
 }
 
-/** Pyodide restored from `${indexURL}snapshot.json` and its two files, with `packages`
- *  imported. Throws (with the reason) when the snapshot is missing, stale or does not restore:
- *  the caller then boots normally. `stage(name)` marks the steps. */
+/** {pyodide, local}: Pyodide restored from `${indexURL}snapshot.json` and its two files (from
+ *  this browser's copy when `local`, which a restore from the site's files leaves behind), with
+ *  `packages` imported. Throws (with the reason) when the snapshot is missing, stale or does
+ *  not restore: the caller then boots normally. `stage(name)` marks the steps. */
 export async function loadFromSnapshot(indexURL, stage = () => {}) {
   const { loadPyodide, version } = await import(`${indexURL}pyodide.mjs`);
   // Pyodide's JavaScript (1.3 MB to parse) loads while the snapshot's description is read.
@@ -283,8 +286,13 @@ export async function loadFromSnapshot(indexURL, stage = () => {}) {
   // Pyodide wants the snapshot before it creates the module, but reads it only after: it gets
   // the buffer now, filled while its own wasm compiles (the hook below waits for it).
   const snapshot = new Uint8Array(meta.heap.fullBytes);
-  const heap = fetchHeapInto(snapshot, `${indexURL}${meta.heap.file}`, meta.heap);
-  const files = fetchBytes(`${indexURL}${meta.files.file}`, meta.files.bytes);
+  // This browser's copy when it has one (its heap is looked for only when its files are
+  // there: both are kept together), else the site's.
+  const copy = new SnapshotCopy(meta);
+  const copied = new Uint8Array(meta.files.bytes);
+  const local = copy.read('files', copied);
+  const files = local.then((read) => (read ? copied : fetchBytes(`${indexURL}${meta.files.file}`, meta.files.bytes)));
+  const heap = local.then(async (read) => (read && (await copy.read('heap', snapshot))) || fetchHeapInto(snapshot, `${indexURL}${meta.heap.file}`, meta.heap));
   heap.catch(() => {});
   // The libraries compile (off this thread) while Pyodide's own wasm does.
   const offsets = new Map();
@@ -311,25 +319,27 @@ export async function loadFromSnapshot(indexURL, stage = () => {}) {
   });
   checked.catch(() => {});
   await runtime;
-  const pyodide = await withModuleHook(
-    indexURL,
-    async (Module) => {
-      stage('module');
-      writeFiles(Module.FS, meta.index, await files);
-      stage('files');
-      await Promise.all(compiled.values());
-      stage('compiled');
-      await replayDynlibs(Module, meta.linker, compiled);
-      await heap;
-      stage('libraries');
-    },
-    () => loadPyodide({ indexURL, _loadSnapshot: checked }),
-  );
-  Object.assign(pyodide.loadedPackages, meta.loadedPackages);
-  // Every visitor restores the same interpreter: new seeds for the generators seeded at start
-  // (str hashes keep the snapshot's secret: strings hashed in the heap must keep their hash).
-  // A restored interpreter that cannot compute is refused here, before anyone relies on it.
-  pyodide.runPython(`
+  let pyodide;
+  try {
+    pyodide = await withModuleHook(
+      indexURL,
+      async (Module) => {
+        stage('module');
+        writeFiles(Module.FS, meta.index, await files);
+        stage('files');
+        await Promise.all(compiled.values());
+        stage('compiled');
+        await replayDynlibs(Module, meta.linker, compiled);
+        await heap;
+        stage('libraries');
+      },
+      () => loadPyodide({ indexURL, _loadSnapshot: checked }),
+    );
+    Object.assign(pyodide.loadedPackages, meta.loadedPackages);
+    // Every visitor restores the same interpreter: new seeds for the generators seeded at start
+    // (str hashes keep the snapshot's secret: strings hashed in the heap must keep their hash).
+    // A restored interpreter that cannot compute is refused here, before anyone relies on it.
+    pyodide.runPython(`
 import random as _random, sys as _sys
 _random.seed()
 if "numpy.random" in _sys.modules:
@@ -337,5 +347,10 @@ if "numpy.random" in _sys.modules:
 assert int(_sys.modules["numpy"].arange(4).sum()) == 6, "numpy does not compute after the restore"
 del _random, _sys
 `);
-  return pyodide;
+  } catch (error) {
+    copy.forget().catch(() => {}); // a copy that does not restore is not read again
+    throw error;
+  }
+  if (!copy.used) files.then((bytes) => copy.keepLater(snapshot, bytes));
+  return { pyodide, local: copy.used };
 }

@@ -3,6 +3,10 @@
 - The worker restores the snapshot, and gives exactly the normal boot's scores (bitmap, PNG and
   JPEG inputs), reporting each step; with the snapshot missing, stale (made from another
   pyodide-lock.json) or broken, it boots normally, says why, and gives the same scores again.
+- A start that fetched the snapshot leaves the browser a copy (origin-private file system)
+  that the next start restores from, with the same scores; a copy that does not restore is
+  deleted and that start boots normally. Reading the copy survives garbage collection while
+  Chromium opens it (Chromium forgets the request of a collected file handle).
 - A restored interpreter imports what the snapshot had not imported (numpy.fft, numpy.random,
   PIL.ImageMath, Pillow's WebP plugin and their `.so` files) and computes what a normal boot
   computes; two restores draw different random numbers.
@@ -52,28 +56,52 @@ def _scores(browser, origin: str) -> dict:
     """Every score of each input, and the runtime's snapshot status, in a fresh context."""
     context = new_context(browser, origin)
     try:
-        page = context.new_page()
-        page.goto(origin + TEST_DOCUMENT)
-        page.wait_for_function("() => window.testReady === true")
-        return page.evaluate(
-            """async ([model, inputs]) => {
-                const progress = [];
-                api.runtime.addEventListener('progress', ({detail}) => progress.push(detail.message));
-                const classifier = await ImageClassifier.createFromOptions(
-                    {baseOptions: {modelAssetPath: model}});
-                const scores = {};
-                for (const [name, kind] of inputs) {
-                  const result = await classifier.classify(await imageAs(name, kind));
-                  scores[`${name} ${kind}`] = result.classifications[0].categories
-                      .map((c) => [c.index, c.score]);
-                }
-                await classifier.close();
-                return {scores, progress, snapshot: (await api.loadRuntime()).snapshot};
-            }""",
-            [MODEL, INPUTS],
-        )
+        return _scores_on(context.new_page(), origin)
     finally:
         context.close()
+
+
+def _scores_on(page, origin: str) -> dict:
+    """The page (re)opened, then every score of each input and the runtime's snapshot status."""
+    page.goto(origin + TEST_DOCUMENT)
+    page.wait_for_function("() => window.testReady === true")
+    return page.evaluate(
+        """async ([model, inputs]) => {
+            const progress = [];
+            api.runtime.addEventListener('progress', ({detail}) => progress.push(detail.message));
+            const classifier = await ImageClassifier.createFromOptions(
+                {baseOptions: {modelAssetPath: model}});
+            const scores = {};
+            for (const [name, kind] of inputs) {
+              const result = await classifier.classify(await imageAs(name, kind));
+              scores[`${name} ${kind}`] = result.classifications[0].categories
+                  .map((c) => [c.index, c.score]);
+            }
+            await classifier.close();
+            return {scores, progress, snapshot: (await api.loadRuntime()).snapshot};
+        }""",
+        [MODEL, INPUTS],
+    )
+
+
+COPIES = r"""async () => {
+    const copies = [];
+    for await (const [name, handle] of (await navigator.storage.getDirectory()).entries()) {
+      if (/^snapshot-.*\.(heap|files)$/.test(name)) copies.push([name, (await handle.getFile()).size]);
+    }
+    return copies.sort();
+}"""
+
+
+def _copies(page, expected: list) -> None:
+    """Waits until the page's origin-private file system holds the ``expected`` snapshot
+    copies ([name, bytes], sorted): they are written a second after a start."""
+    for _ in range(100):
+        found = page.evaluate(COPIES)
+        if found == expected:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"snapshot copies {expected} expected, found {found}")
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +111,7 @@ def site(server):
 
 def test_snapshot_and_fallbacks_give_identical_scores(browser, server, site, tmp_path):
     restored = _scores(browser, server)
-    assert restored["snapshot"] == {"used": True, "note": ""}
+    assert restored["snapshot"] == {"used": True, "local": False, "note": ""}
     assert len(restored["scores"]) == len(INPUTS)
     # The page is told each step, and 'Ready.' once a photo can be classified.
     for step in ("Loading Python and its snapshot", "Compiling numpy and Pillow",
@@ -111,6 +139,89 @@ def test_snapshot_and_fallbacks_give_identical_scores(browser, server, site, tmp
         assert fallback["snapshot"]["note"] in fallback["progress"]
         assert "Loading numpy, Pillow and image_classifier…" in fallback["progress"]
         assert fallback["scores"] == restored["scores"], change
+
+
+def test_later_starts_read_this_browsers_copy(browser, server, site):
+    """A start that fetched the snapshot leaves this browser a copy (origin-private file
+    system); the next start reads it and gives the same scores. A copy that does not restore
+    is deleted, and that start boots without the snapshot, with the same scores again."""
+    meta = json.loads((site / "pyodide" / "snapshot.json").read_text())
+    context = new_context(browser, server)
+    try:
+        page = context.new_page()
+        fetched = _scores_on(page, server)
+        assert fetched["snapshot"] == {"used": True, "local": False, "note": ""}
+        heap = f"snapshot-{meta['heap']['sha256']}.heap"
+        files = f"snapshot-{meta['files']['sha256']}.files"
+        _copies(page, sorted([[heap, meta["heap"]["fullBytes"]], [files, meta["files"]["bytes"]]]))
+        local = _scores_on(page, server)
+        assert local["snapshot"] == {"used": True, "local": True, "note": ""}
+        assert local["scores"] == fetched["scores"]
+        page.evaluate(  # its header zeroed, as the "broken" site's above
+            """async (name) => {
+                const file = await (await navigator.storage.getDirectory()).getFileHandle(name);
+                const writable = await file.createWritable({keepExistingData: true});
+                await writable.write({type: 'write', position: 0, data: new Uint8Array(4)});
+                await writable.close();
+            }""",
+            heap,
+        )
+        broken = _scores_on(page, server)
+        assert broken["snapshot"]["used"] is False
+        assert "magic number" in broken["snapshot"]["note"], broken["snapshot"]["note"]
+        assert broken["scores"] == fetched["scores"]
+        _copies(page, [])
+    finally:
+        context.close()
+
+
+READS_WHILE_COLLECTED = r"""async () => {
+    // In a worker (sync access handles exist only there), with the heap collected (young
+    // objects, then all) in the task after each request for a sync access handle: the request
+    // of a file handle collected then never settles.
+    const code = `
+      import { SnapshotCopy } from '${location.origin}/snapshot-copy.mjs';
+      const meta = { heap: { sha256: '0'.repeat(64) }, files: { sha256: '1'.repeat(64) } };
+      const folder = await navigator.storage.getDirectory();
+      const writable = await (await folder.getFileHandle(\`snapshot-\${meta.heap.sha256}.heap\`, { create: true })).createWritable();
+      await writable.write(new Uint8Array([1, 2, 3, 4]));
+      await writable.close();
+      const request = FileSystemFileHandle.prototype.createSyncAccessHandle;
+      FileSystemFileHandle.prototype.createSyncAccessHandle = function () {
+        const access = request.call(this);
+        setTimeout(() => { gc({ type: 'minor' }); gc(); }, 0);
+        return access;
+      };
+      const copy = new SnapshotCopy(meta);
+      const outcomes = [];
+      for (let i = 0; i < 10; i++) {
+        const target = new Uint8Array(4);
+        const timeout = new Promise((resolve) => setTimeout(() => resolve('never settled'), 3000));
+        const read = await Promise.race([copy.read('heap', target), timeout]);
+        outcomes.push(read === true ? target.join(',') : String(read));
+      }
+      await copy.forget();
+      postMessage(outcomes);
+    `;
+    const url = URL.createObjectURL(new Blob([code], { type: 'text/javascript' }));
+    const worker = new Worker(url, { type: 'module' });
+    return await new Promise((resolve, reject) => {
+      worker.onmessage = ({ data }) => resolve(data);
+      worker.onerror = (event) => reject(new Error(event.message));
+    });
+}"""
+
+
+def test_copy_opens_while_young_objects_are_collected(playwright_instance, server):
+    """Chromium drops the request of a file handle collected before its sync access handle
+    arrives (a start once stalled for good in that await); SnapshotCopy holds the handle."""
+    browser = build_site.launch_chromium(playwright_instance, "--js-flags=--expose-gc")
+    try:
+        page = new_context(browser, server).new_page()
+        page.goto(server + TEST_DOCUMENT)
+        assert page.evaluate(READS_WHILE_COLLECTED) == ["1,2,3,4"] * 10
+    finally:
+        browser.close()
 
 
 def test_page_says_python_started_from_its_snapshot(app_page):
@@ -152,8 +263,8 @@ def test_restored_python_imports_more_and_computes_like_a_normal_boot(browser, s
             const normal = await loadPyodide({ indexURL });
             await normal.loadPackage(['numpy', 'Pillow'], { messageCallback: () => {} });
             const run = (pyodide) => JSON.parse(pyodide.runPython(probe));
-            return [run(normal), run(await loadFromSnapshot(indexURL)),
-                    run(await loadFromSnapshot(indexURL))];
+            return [run(normal), run((await loadFromSnapshot(indexURL)).pyodide),
+                    run((await loadFromSnapshot(indexURL)).pyodide)];
         }""",
         PROBE,
     )
