@@ -3,8 +3,8 @@
 - The worker restores the snapshot, and gives exactly the normal boot's scores (bitmap, PNG and
   JPEG inputs), reporting each step; with the snapshot missing, stale (made from another
   pyodide-lock.json) or broken, it boots normally, says why, and gives the same scores again.
-- A start that fetched the snapshot leaves the browser a copy (origin-private file system)
-  that the next start restores from, with the same scores; a copy that does not restore is
+- A start that fetched the snapshot leaves the browser a copy (origin-private file system),
+  in place of an earlier snapshot's, that the next start restores from, with the same scores; a copy that does not restore is
   deleted and that start boots normally. Reading the copy survives garbage collection while
   Chromium opens it (Chromium forgets the request of a collected file handle).
 - A restored interpreter imports what the snapshot had not imported (numpy.fft, numpy.random,
@@ -143,12 +143,24 @@ def test_snapshot_and_fallbacks_give_identical_scores(browser, server, site, tmp
 
 def test_later_starts_read_this_browsers_copy(browser, server, site):
     """A start that fetched the snapshot leaves this browser a copy (origin-private file
-    system); the next start reads it and gives the same scores. A copy that does not restore
-    is deleted, and that start boots without the snapshot, with the same scores again."""
+    system), in place of an earlier snapshot's; the next start reads it and gives the same
+    scores. A copy that does not restore is deleted, and that start boots without the
+    snapshot, with the same scores again."""
     meta = json.loads((site / "pyodide" / "snapshot.json").read_text())
     context = new_context(browser, server)
     try:
         page = context.new_page()
+        page.goto(server + TEST_DOCUMENT)
+        page.evaluate(  # a copy of an earlier snapshot of the site
+            """async () => {
+                const folder = await navigator.storage.getDirectory();
+                const file = await folder.getFileHandle(`snapshot-${'0'.repeat(64)}.heap`, {create: true});
+                const writable = await file.createWritable();
+                await writable.write(new Uint8Array(8));
+                await writable.close();
+            }"""
+        )
+        _copies(page, [["snapshot-" + "0" * 64 + ".heap", 8]])
         fetched = _scores_on(page, server)
         assert fetched["snapshot"] == {"used": True, "local": False, "note": ""}
         heap = f"snapshot-{meta['heap']['sha256']}.heap"
