@@ -159,8 +159,9 @@ const isFileset = (value) => value && (value.wasmLoaderPath !== undefined || val
 /** Starts loading Python and the packages now (createFromOptions does it too); a fileset may
  *  come first. Resolves to the runtime's status: crossOriginIsolated, threads, JSPI, boot
  *  times, snapshot ({used, local, note}: whether Python started from its memory snapshot
- *  (`local`: this browser's copy of it), else why not), memory (bytes of the WebAssembly heaps: pyodideWasm, pyodideInUse (what of Pyodide's
- *  heap its malloc has handed out), engineWasm).
+ *  (`local`: this browser's copy of it), else why not), memory (bytes of the WebAssembly
+ *  heaps: pyodideWasm, pyodideInUse (what of Pyodide's heap its malloc has handed out),
+ *  engineWasm).
  *  Option: numThreads, the WebAssembly threads of the engines (default: the cores, at
  *  most 4); only before the first model loads. */
 export async function loadRuntime(filesetOrOptions, maybeOptions) {

@@ -4,9 +4,10 @@
   JPEG inputs), reporting each step; with the snapshot missing, stale (made from another
   pyodide-lock.json) or broken, it boots normally, says why, and gives the same scores again.
 - A start that fetched the snapshot leaves the browser a copy (origin-private file system),
-  in place of an earlier snapshot's, that the next start restores from, with the same scores; a copy that does not restore is
-  deleted and that start boots normally. Reading the copy survives garbage collection while
-  Chromium opens it (Chromium forgets the request of a collected file handle).
+  in place of an earlier snapshot's, that the next start restores from, with the same
+  scores; a copy that does not restore is deleted and that start boots normally. Reading the
+  copy survives garbage collection while Chromium opens it (Chromium forgets the request of a
+  collected file handle).
 - A restored interpreter imports what the snapshot had not imported (numpy.fft, numpy.random,
   PIL.ImageMath, Pillow's WebP plugin and their `.so` files) and computes what a normal boot
   computes; two restores draw different random numbers.
