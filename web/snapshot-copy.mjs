@@ -1,11 +1,12 @@
 // This browser's own copy of the site's memory snapshot (snapshot.mjs), for the starts after
-// the first: the heap (whole, zero pages included) and the files, in the origin-private file
+// the first: the heap and the files as the site serves them, in the origin-private file
 // system, named by the sha256 that snapshot.json gives them.
 //
-// A worker reads each in one call, straight into its buffer, through a synchronous access
-// handle. Fetched (from the network or from the service worker's cache), the same 59 MB come
-// through a data pipe in small chunks, each handled on the worker's thread: reading the copy
-// instead made warm starts 110-160 ms faster (of 0.87-0.92 s; interleaved A/B, bench/start.py).
+// A worker reads each straight into its buffers (the heap into Pyodide's memory) through a
+// synchronous access handle. Fetched (from the network or from the service worker's cache),
+// the same 45 MB come through a data pipe in small chunks, each handled on the worker's
+// thread: reading the copy instead made warm starts 110-160 ms faster (of 0.87-0.92 s;
+// interleaved A/B, bench/start.py).
 
 const COPY = /^snapshot-[0-9a-f]{64}\.(heap|files)$/; // (a write in progress is another file)
 // The copy is written this long after a restore that fetched the snapshot: not while the
@@ -25,9 +26,9 @@ export class SnapshotCopy {
     this.#folder.catch(() => {});
   }
 
-  /** Reads `part` ('heap' | 'files') into `target`; false when this browser has no copy of it
-   *  of that length (or none at all). */
-  async read(part, target) {
+  /** Reads `part` ('heap' | 'files') into `targets` ([[view, offset in the copy], ...]); false
+   *  when this browser has no copy of it of `bytes` bytes (or none at all). */
+  async read(part, bytes, targets) {
     try {
       // The file handle is held (a field, not a local that the engine may drop) until its
       // access handle arrives: Chromium forgets the request of a handle collected meanwhile,
@@ -35,7 +36,7 @@ export class SnapshotCopy {
       this.#handles[part] = await (await this.#folder).getFileHandle(this.#names[part]);
       const access = await this.#handles[part].createSyncAccessHandle();
       try {
-        const read = access.getSize() === target.length && access.read(target, { at: 0 }) === target.length;
+        const read = access.getSize() === bytes && targets.every(([view, at]) => access.read(view, { at }) === view.length);
         if (read) this.#read.add(part);
         return read;
       } finally {

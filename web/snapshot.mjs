@@ -14,7 +14,9 @@
 //      the same way;
 //   3. the unpacked wheels live in the JS file system: their files are saved beside the heap
 //      and written back.
-// The heap is served without its all-zero pages (13 of 43 MB), put back here.
+// The heap is served without its all-zero pages (14 of 43.5 MB) and read straight into
+// Pyodide's memory: Pyodide is given only the snapshot's header (which snapshot.json carries),
+// so it has nothing to copy.
 // The hook is Pyodide's documented pre-import path (loadPyodide uses a global
 // _createPyodideModule when pyodide.asm.js was imported already): we wrap it to reach the
 // Emscripten Module between its creation and the restore. Nothing of Pyodide's files is patched;
@@ -22,7 +24,7 @@
 
 import { SnapshotCopy } from './snapshot-copy.mjs';
 
-export const FORMAT = 1;
+export const FORMAT = 2;
 // What the snapshot has imported (the worker's boot imports nothing more).
 export const IMPORTS = ['numpy', 'PIL.Image', 'image_classifier.webapi', 'image_classifier.engines.browser'];
 // The parts of Emscripten's dynamic linker (exported on Pyodide's Module) the replay uses.
@@ -38,12 +40,13 @@ function checkLinker(Module) {
 }
 
 /** Runs `load()` (a loadPyodide call) with `hook(Module)` run after the Emscripten module is
- *  created and before loadPyodide goes on (to a restore, or to Python's main()). */
-async function withModuleHook(indexURL, hook, load) {
+ *  created (with `settings` over Pyodide's) and before loadPyodide goes on (to a restore, or
+ *  to Python's main()). */
+async function withModuleHook(indexURL, hook, load, settings = {}) {
   if (typeof globalThis._createPyodideModule !== 'function') await import(`${indexURL}pyodide.asm.js`);
   const create = globalThis._createPyodideModule;
-  globalThis._createPyodideModule = async (settings) => {
-    const Module = await create(settings);
+  globalThis._createPyodideModule = async (emscriptenSettings) => {
+    const Module = await create(Object.assign(emscriptenSettings, settings));
     await hook(Module);
     return Module;
   };
@@ -238,19 +241,32 @@ async function fetchBytes(url, bytes) {
   return body;
 }
 
-/** The snapshot's heap in `full` (zeroed): the build stored it without its zero pages, so the
- *  stored bytes fill the stretches between those. */
-async function fetchHeapInto(full, url, { bytes, zeroRuns }) {
-  const stored = await fetchBytes(url, bytes);
-  let end = 0;
-  let from = 0;
-  for (const [start, length] of [...zeroRuns, [full.length, 0]]) {
-    if (start > end) {
-      full.set(stored.subarray(from, from + start - end), end);
-      from += start - end;
+/** Where the stored heap's bytes go: [[address, length, offset in the file], ...] (the file
+ *  holds the header, then the heap without its zero runs). */
+function heapStretches({ memoryBytes, zeroRuns }, headerBytes) {
+  const stretches = [];
+  let at = headerBytes;
+  let address = 0;
+  for (const [start, length] of [...zeroRuns, [memoryBytes, 0]]) {
+    if (start > address) {
+      stretches.push([address, start - address, at]);
+      at += start - address;
     }
-    end = start + length;
+    address = start + length;
   }
+  return stretches;
+}
+
+/** Writes the snapshot's heap into `memory` (what Pyodide's restore would copy there): its zero
+ *  runs zeroed, the rest read by `read(targets)` ([[view, offset in the stored file], ...]),
+ *  and the stored header checked against the one Pyodide was given. */
+async function restoreHeap(memory, heap, header, read) {
+  if (memory.length < heap.memoryBytes) throw new Error(`Pyodide's memory has ${memory.length} bytes; the snapshot's heap ${heap.memoryBytes}`);
+  for (const [start, length] of heap.zeroRuns) memory.fill(0, start, start + length);
+  const stored = new Uint8Array(header.length);
+  const targets = heapStretches(heap, header.length).map(([address, length, at]) => [memory.subarray(address, address + length), at]);
+  await read([[stored, 0], ...targets]);
+  if (!stored.every((byte, i) => byte === header[i])) throw new Error("the snapshot's heap does not start with the header snapshot.json gives");
 }
 
 /** The hex sha256 of `bytes`. */
@@ -259,16 +275,19 @@ export async function sha256(bytes) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** Why the snapshot described by `meta` does not belong to this site, or null when it does:
- *  made for another format or Pyodide, or from another package lock (the lock carries the
- *  sha256 of every wheel, the image_classifier package's included). */
-async function staleness(meta, indexURL, version) {
-  if (meta.format !== FORMAT) return `made in format ${meta.format}, this worker reads ${FORMAT}`;
-  if (meta.pyodideVersion !== version) return `made for Pyodide ${meta.pyodideVersion}, this is ${version}`;
+/** Throws when the snapshot described by `meta` was made for another format or Pyodide. */
+function checkMaking(meta, version) {
+  if (meta.format !== FORMAT) throw new Error(`stale snapshot: made in format ${meta.format}, this worker reads ${FORMAT}`);
+  if (meta.pyodideVersion !== version) throw new Error(`stale snapshot: made for Pyodide ${meta.pyodideVersion}, this is ${version}`);
+}
+
+/** Throws when the snapshot described by `meta` was made from another package lock than the
+ *  site's (the lock carries the sha256 of every wheel, the image_classifier package's
+ *  included). */
+async function checkPackages(meta, indexURL) {
   const lock = await fetch(`${indexURL}pyodide-lock.json`);
   const digest = await sha256(await lock.arrayBuffer());
-  if (digest !== meta.inputs['pyodide-lock.json']) return 'made from other packages (pyodide-lock.json changed)';
-  return null;
+  if (digest !== meta.inputs['pyodide-lock.json']) throw new Error('stale snapshot: made from other packages (pyodide-lock.json changed)');
 }
 
 /** {pyodide, local}: Pyodide restored from `${indexURL}snapshot.json` and its two files (from
@@ -283,17 +302,19 @@ export async function loadFromSnapshot(indexURL, stage = () => {}) {
   const response = await fetch(`${indexURL}snapshot.json`);
   if (!response.ok) throw new Error(`no snapshot (snapshot.json: HTTP ${response.status})`);
   const meta = await response.json();
-  // Pyodide wants the snapshot before it creates the module, but reads it only after: it gets
-  // the buffer now, filled while its own wasm compiles (the hook below waits for it).
-  const snapshot = new Uint8Array(meta.heap.fullBytes);
+  checkMaking(meta, version);
+  // Pyodide gets the snapshot's header only (its heap goes straight into Pyodide's memory).
+  const header = Uint8Array.from(atob(meta.heap.header), (c) => c.charCodeAt(0));
   // This browser's copy when it has one (its heap is looked for only when its files are
-  // there: both are kept together), else the site's.
+  // there: both are kept together), else the site's, fetched while Pyodide's wasm compiles.
   const copy = new SnapshotCopy(meta);
   const copied = new Uint8Array(meta.files.bytes);
-  const local = copy.read('files', copied);
+  const local = copy.read('files', meta.files.bytes, [[copied, 0]]);
   const files = local.then((read) => (read ? copied : fetchBytes(`${indexURL}${meta.files.file}`, meta.files.bytes)));
-  const heap = local.then(async (read) => (read && (await copy.read('heap', snapshot))) || fetchHeapInto(snapshot, `${indexURL}${meta.heap.file}`, meta.heap));
-  heap.catch(() => {});
+  const fetchHeap = () => fetchBytes(`${indexURL}${meta.heap.file}`, meta.heap.bytes);
+  const fetched = local.then((read) => (read ? null : fetchHeap()));
+  fetched.catch(() => {});
+  let storedHeap = null; // the heap as fetched, for this browser's copy
   // The libraries compile (off this thread) while Pyodide's own wasm does.
   const offsets = new Map();
   let offset = 0;
@@ -310,13 +331,9 @@ export async function loadFromSnapshot(indexURL, stage = () => {}) {
       return [lib.name, module];
     }),
   );
-  // Pyodide starts (fetching its wasm) as soon as its JavaScript is there; it waits for the
-  // snapshot only to create its module, which a stale snapshot stops.
-  const checked = staleness(meta, indexURL, version).then((stale) => {
-    if (stale) throw new Error(`stale snapshot: ${stale}`);
-    stage('checked');
-    return snapshot;
-  });
+  // Pyodide starts (fetching its wasm, creating its module) as soon as its JavaScript is there,
+  // while the packages are checked: a stale snapshot is refused before any of it is used.
+  const checked = checkPackages(meta, indexURL).then(() => stage('checked'));
   checked.catch(() => {});
   await runtime;
   let pyodide;
@@ -324,16 +341,22 @@ export async function loadFromSnapshot(indexURL, stage = () => {}) {
     pyodide = await withModuleHook(
       indexURL,
       async (Module) => {
+        await checked;
         stage('module');
         writeFiles(Module.FS, meta.index, await files);
         stage('files');
         await Promise.all(compiled.values());
         stage('compiled');
         await replayDynlibs(Module, meta.linker, compiled);
-        await heap;
+        await restoreHeap(Module.HEAPU8, meta.heap, header, async (targets) => {
+          if ((await fetched) === null && (await copy.read('heap', meta.heap.bytes, targets))) return;
+          storedHeap = (await fetched) ?? (await fetchHeap());
+          for (const [view, at] of targets) view.set(storedHeap.subarray(at, at + view.length));
+        });
         stage('libraries');
       },
-      () => loadPyodide({ indexURL, _loadSnapshot: checked }),
+      () => loadPyodide({ indexURL, _loadSnapshot: header }),
+      { INITIAL_MEMORY: meta.heap.memoryBytes },
     );
     Object.assign(pyodide.loadedPackages, meta.loadedPackages);
     // Every visitor restores the same interpreter: new seeds for the generators seeded at start
@@ -351,6 +374,6 @@ del _random, _sys
     copy.forget().catch(() => {}); // a copy that does not restore is not read again
     throw error;
   }
-  if (!copy.used) files.then((bytes) => copy.keepLater(snapshot, bytes));
+  if (!copy.used) files.then((bytes) => copy.keepLater(storedHeap, bytes));
   return { pyodide, local: copy.used };
 }

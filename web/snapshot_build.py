@@ -5,8 +5,8 @@ Headless Chromium (Debian's, through Playwright) opens the built site, and
 Pillow and image_classifier, and uploads the snapshot (see web/snapshot.mjs for what it holds
 and how it is restored). The result goes to ``site/pyodide/``:
 
-- ``snapshot-heap.bin``  Pyodide's snapshot (header, JS-object table, the whole wasm heap)
-  without its all-zero pages (snapshot.json says where they go);
+- ``snapshot-heap.bin``  Pyodide's snapshot: its header (JS-object table), then the wasm heap
+  without its all-zero pages (snapshot.json gives the header again, and where the pages go);
 - ``snapshot-files.bin`` the unpacked wheels (the JS file system is not in the heap);
 - ``snapshot.json``      what the restore needs (the libraries' bases, the file index) and what
   the snapshot was made from: the sha256 of every input (Pyodide's files, the site's
@@ -19,6 +19,7 @@ against (VERIFIED_PYODIDE); for any other, the build makes none and the worker b
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import http.server
@@ -38,7 +39,7 @@ VERIFIED_PYODIDE = {
     "pyodide.asm.js": "6b4c90de5b7172873f04f21884d0e9d2274e305fe32116558fe3e4fbe3618d51",
 }
 PYODIDE_INPUTS = ["pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"]
-CODE_INPUTS = ["snapshot.mjs", "snapshot-maker.mjs"]
+CODE_INPUTS = ["snapshot.mjs", "snapshot-maker.mjs", "snapshot_build.py"]
 PARTS = {"heap": "snapshot-heap.bin", "files": "snapshot-files.bin", "meta": "maker.json"}
 OUTPUTS = [PARTS["heap"], PARTS["files"], "snapshot.json"]
 MAKER_PAGE = """<!doctype html><meta charset="utf-8"><title>snapshot</title>
@@ -127,17 +128,27 @@ def without_zero_pages(data: bytes) -> tuple[bytes, list[list[int]]]:
     return bytes(kept), runs
 
 
+def split_header(snapshot: bytes) -> tuple[bytes, bytes]:
+    """Pyodide's snapshot as its header and the wasm heap it restores from address 0 (the
+    header's second word says where that begins)."""
+    start = int.from_bytes(snapshot[4:8], "little")
+    return snapshot[:start], snapshot[start:]
+
+
 def _describe(folder: Path, found: dict[str, str]) -> None:
     """snapshot.json: the maker's record, the inputs' hashes, each part's size and sha256;
-    the heap is stored without its zero pages."""
+    the heap is stored without its zero pages, and its header is given here too: the worker
+    starts Pyodide with it while the heap is still on its way."""
     meta = json.loads((folder / PARTS["meta"]).read_text())
-    heap = (folder / PARTS["heap"]).read_bytes()
+    header, heap = split_header((folder / PARTS["heap"]).read_bytes())
     kept, runs = without_zero_pages(heap)
-    (folder / PARTS["heap"]).write_bytes(kept)
+    (folder / PARTS["heap"]).write_bytes(header + kept)
     for part in ("heap", "files"):
         path = folder / PARTS[part]
         meta[part] = {"file": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path)}
-    meta["heap"].update(fullBytes=len(heap), zeroRuns=runs)
+    meta["heap"].update(
+        header=base64.b64encode(header).decode(), memoryBytes=len(heap), zeroRuns=runs
+    )
     meta["inputs"] = found
     (folder / "snapshot.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
     (folder / PARTS["meta"]).unlink()
