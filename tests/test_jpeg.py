@@ -1,6 +1,6 @@
-"""JPEG decoding gives MediaPipe's pixels (stb_image's), with either source of the quantized
-DCT coefficients: libjpeg's (the jpeglib package, on CPython) and the Huffman decoding in
-Python that Pyodide uses; and a corrupt, truncated or hostile JPEG gives a ValueError, never a
+"""JPEG decoding gives MediaPipe's pixels (stb_image's) with either decoder: stb_image itself
+(libstb, on CPython) and its arithmetic in numpy on coefficients Huffman-decoded in Python
+(what Pyodide runs); and a corrupt, truncated or hostile JPEG gives a ValueError, never a
 crash or a hang of the process (each runs in a child process of the model fuzzer's).
 
 MediaPipe's ``Image.numpy_view()`` points into memory its ``Image`` owns: the images are kept
@@ -21,12 +21,11 @@ from PIL import Image as PILImage
 
 import image_classifier as ic
 from image_classifier import jpeg
-from image_classifier.jpeg_entropy import huffman_coefficients
 
 sys.path.insert(0, str(ROOT / "tools"))
 import fuzz_models  # noqa: E402
 
-SOURCES = {"libjpeg": jpeg.libjpeg_coefficients, "huffman": huffman_coefficients}
+DECODERS = {"stb_image": jpeg.stb_pixels, "numpy": jpeg.numpy_pixels}
 
 
 def encoded(picture: PILImage.Image, **options) -> bytes:
@@ -67,15 +66,15 @@ def mediapipes(data: bytes, tmp_path) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", VARIANTS)
-def test_pixels_are_mediapipes_with_either_coefficient_source(name, tmp_path):
+def test_pixels_are_mediapipes_with_either_decoder(name, tmp_path):
     data = VARIANTS[name]
     theirs = mediapipes(data, tmp_path)
-    for source, coefficients in SOURCES.items():
-        ours = jpeg._decode(data, coefficients)
-        if ours is None:  # Pillow's job: progressive scans without libjpeg
-            assert source == "huffman" and "progressive" in name
+    for decoder, pixels_of in DECODERS.items():
+        ours = jpeg._decode(data, pixels_of)
+        if ours is None:  # Pillow's job in Pyodide: progressive scans
+            assert decoder == "numpy" and "progressive" in name
             continue
-        assert np.array_equal(ours, theirs.reshape(ours.shape)), source
+        assert np.array_equal(ours, theirs.reshape(ours.shape)), decoder
     ours = ic.Image.create_from_bytes(data).numpy_view()  # what users get
     assert np.array_equal(ours, theirs.reshape(ours.shape))
 
@@ -89,29 +88,30 @@ def truncations() -> dict[str, bytes]:
     }
 
 
-@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("decoder", DECODERS)
 @pytest.mark.parametrize("name", truncations())
-def test_truncated_jpegs_raise_value_error(name, source):
+def test_truncated_jpegs_raise_value_error(name, decoder):
     data = truncations()[name]
-    if source == "huffman" and name.startswith("progressive"):
-        assert jpeg._decode(data, huffman_coefficients) is None  # left to Pillow
+    if decoder == "numpy" and name.startswith("progressive"):
+        assert jpeg._decode(data, jpeg.numpy_pixels) is None  # left to Pillow
         return
     with pytest.raises(ValueError, match="Image decoding failed"):
-        jpeg._decode(data, SOURCES[source])
+        jpeg._decode(data, DECODERS[decoder])
 
 
-def decoded_in_child(data: bytes, coefficients) -> fuzz_models.Outcome:
+def decoded_in_child(data: bytes, pixels_of) -> fuzz_models.Outcome:
     """The outcome of ``jpeg._decode`` in a child process: "decoded" or "refused ..."."""
-    return fuzz_models.run_in_child(lambda: f"decoded {jpeg._decode(data, coefficients) is not None}", 60)
+    return fuzz_models.run_in_child(lambda: f"decoded {jpeg._decode(data, pixels_of) is not None}", 60)
 
 
 def test_a_bad_marker_length_is_refused_without_a_crash():
-    # Before: jpeglib's reader of coefficients died of SIGSEGV on any error in the headers.
+    # jpeglib's reader of coefficients, which CPython used before libstb, died of SIGSEGV on
+    # any error in the headers.
     data = bytearray(VARIANTS["chelsea.png-444-q95"])
     scan = data.find(b"\xff\xda")
     data[scan + 2 : scan + 4] = (1804).to_bytes(2, "big")
-    for coefficients in SOURCES.values():
-        outcome = decoded_in_child(bytes(data), coefficients)
+    for pixels_of in DECODERS.values():
+        outcome = decoded_in_child(bytes(data), pixels_of)
         assert outcome.kind == "refused" and outcome.detail.startswith("ValueError"), outcome
 
 
@@ -135,8 +135,8 @@ def mutated(seed: int, count: int) -> list[bytes]:
 def test_mutated_jpegs_decode_or_raise_value_error_never_crash():
     kinds = []
     for data in mutated(seed=3, count=30):
-        for coefficients in SOURCES.values():
-            outcome = decoded_in_child(data, coefficients)
+        for pixels_of in DECODERS.values():
+            outcome = decoded_in_child(data, pixels_of)
             kinds.append(outcome.kind)
             assert outcome.kind == "decoded" or (
                 outcome.kind == "refused" and outcome.detail.startswith("ValueError")), outcome

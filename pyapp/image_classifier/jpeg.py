@@ -4,35 +4,33 @@ MediaPipe 1.2.3 decodes image files with stb_image (``stbi_load`` in its C API's
 ``MpImageCreateFromFile``). Its integer IDCT (12-bit constants), chroma upsampling (a uniform
 +8 rounding bias, and a quirk at the right edge of 2:1 horizontal upsampling) and YCbCr→RGB
 arithmetic differ from libjpeg-turbo's (Pillow, browsers) by up to 3 grey levels on a few
-percent of the pixels, which moves scores by up to 4e-3. This module reproduces stb_image's
-arithmetic exactly (its SSE2 kernels are bit-identical to its scalar ones), in numpy.
+percent of the pixels, which moves scores by up to 4e-3. So JPEGs are decoded by stb_image:
 
-The quantized DCT coefficients are lossless, so any decoder's give stb_image's pixels: they
-come from libjpeg-turbo (the jpeglib package, 2 CPU ms for a 0.3-megapixel photo) where it is
-installed, else from ``jpeg_entropy``'s Huffman decoding in Python (Pyodide; 50-70 ms).
-8-bit JPEGs with 1 or 3 components are handled here: baseline ones by both sources,
-progressive ones and components in separate scans by libjpeg only. ``decode`` returns None
-for anything else (CMYK, arithmetic coding, 12-bit...), which the caller then decodes with
-Pillow.
+- on CPython, stb_image itself (the libstb package: upstream stb_image.h, byte for byte, in
+  C; 1.5 CPU ms for a 0.3-megapixel photo);
+- in Pyodide, which has no build of it, its arithmetic reproduced exactly in numpy (its SSE2
+  kernels are bit-identical to its scalar ones), on the quantized DCT coefficients of
+  ``jpeg_entropy``'s Huffman decoding in Python (50-70 ms).
+
+``_Frame`` reads the headers first, so that both decode the same JPEGs: 8-bit ones with 1 or
+3 components, baseline, and progressive ones on CPython. ``decode`` returns None for anything
+else (CMYK, arithmetic coding, 12-bit...), which the caller then decodes with Pillow, and
+refuses a JPEG whose image data ends early (stb_image would fill the rest with grey).
 """
 
 from __future__ import annotations
 
 import functools
 import sys
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
 from .jpeg_entropy import DEZIGZAG, Unsupported, corrupt, huffman_coefficients
 
 if sys.platform == "emscripten":
-    jpeglib = None  # Pyodide has no libjpeg: coefficients are Huffman-decoded in Python there
+    libstb = None  # Pyodide has no build of stb_image: its arithmetic runs in numpy there
 else:
-    import ctypes
-
-    import jpeglib
+    import libstb
 
 _SOF_SEQUENTIAL = (0xC0, 0xC1)  # baseline and extended sequential Huffman
 _SOF_PROGRESSIVE = 0xC2
@@ -50,23 +48,43 @@ def decode(encoded: bytes) -> np.ndarray | None:
     Raises:
       ValueError: The JPEG is corrupt or truncated.
     """
-    return _decode(encoded, huffman_coefficients if jpeglib is None else libjpeg_coefficients)
+    return _decode(encoded, numpy_pixels if libstb is None else stb_pixels)
 
 
-def _decode(encoded: bytes, coefficients) -> np.ndarray | None:
-    """``decode`` with the given coefficient source (``libjpeg_coefficients`` or
-    ``huffman_coefficients``)."""
+def _decode(encoded: bytes, pixels_of) -> np.ndarray | None:
+    """``decode`` with the given decoder of a read frame (``stb_pixels`` or
+    ``numpy_pixels``)."""
     try:
-        frame = _Frame(encoded)
-        planes = [
-            _samples(blocks, frame.quant[c["tq"]])[: c["y"], : c["x"]]
-            for c, blocks in zip(frame.components, coefficients(frame))
-        ]
-        return frame.to_pixels(planes)
+        return pixels_of(_Frame(encoded))
     except Unsupported:
         return None
     except (IndexError, KeyError, OverflowError) as error:
         raise corrupt(f"{type(error).__name__}") from None
+
+
+def stb_pixels(frame: _Frame) -> np.ndarray:
+    """The frame's pixels from stb_image itself (libstb, which raises on what stb refuses)."""
+    if frame.end_of_image < 0:
+        raise corrupt("the image data ends early")
+    try:
+        image = libstb.Image.open(np.frombuffer(frame.data, np.uint8),
+                                  channels=len(frame.components))
+    except libstb.Error as error:
+        raise corrupt(str(error)) from None
+    pixels = image.numpy()  # a view that keeps the decoded image alive
+    if pixels.shape[:2] != (frame.height, frame.width):
+        raise corrupt(f"stb_image read {pixels.shape[1]}x{pixels.shape[0]} pixels")
+    return pixels[:, :, 0] if pixels.shape[2] == 1 else pixels
+
+
+def numpy_pixels(frame: _Frame) -> np.ndarray:
+    """The frame's pixels by stb_image's arithmetic in numpy, on coefficients Huffman-decoded
+    in Python (``jpeg_entropy``)."""
+    planes = [
+        _samples(blocks, frame.quant[c["tq"]])[: c["y"], : c["x"]]
+        for c, blocks in zip(frame.components, huffman_coefficients(frame))
+    ]
+    return frame.to_pixels(planes)
 
 
 class _Frame:
@@ -93,7 +111,7 @@ class _Frame:
             if len(segment) != length - 2:
                 raise corrupt("truncated segment")
             pos += 2 + length
-            if marker in _SOF_OTHER or (marker == _SOF_PROGRESSIVE and jpeglib is None):
+            if marker in _SOF_OTHER or (marker == _SOF_PROGRESSIVE and libstb is None):
                 raise Unsupported()
             if marker in _SOF_SEQUENTIAL or marker == _SOF_PROGRESSIVE:
                 self.progressive = marker == _SOF_PROGRESSIVE
@@ -200,42 +218,6 @@ class _Frame:
             else:
                 _ycbcr_to_rgb(*samples, out=pixels[rows])
         return pixels
-
-
-def libjpeg_coefficients(frame: _Frame) -> list[np.ndarray]:
-    """Every component's (block rows, block columns, 64) coefficients in row-major order
-    within a block (int16), as libjpeg-turbo 2.1 decodes them (any scans, progressive too).
-
-    Calls jpeglib's C readers itself: its Python reader parses the file three times through
-    two temporary files and prints on errors. They turn libjpeg's errors into a status of 0
-    (an exception, not libjpeg's default ``exit``), but ``read_jpeg_dct`` crashes on an error
-    in the headers (it then closes a FILE pointer it never set), so ``read_jpeg_info``, which
-    reads them safely (and the scans, +1 ms), goes first. libjpeg conceals damaged entropy
-    data as Pillow does; a missing end, which it would fill with zeros, is refused here."""
-    if frame.end_of_image < 0:
-        raise corrupt("the image data ends early")
-    blocks = [np.zeros((-(-c["y"] // 8), -(-c["x"] // 8), 64), np.int16)
-              for c in frame.components]
-    # Where the reader also puts the quantization tables (``_Frame`` reads ours).
-    tables, table_of = np.zeros(4 * 64, np.uint16), np.zeros(4, np.int16)
-    planes = [b.ctypes for b in blocks] + [None] * (4 - len(blocks))
-    with tempfile.NamedTemporaryFile(suffix=".jpg") as file:  # the reader takes a path
-        file.write(frame.data)
-        file.flush()
-        path, scans, library = file.name.encode(), ctypes.c_int(0), _libjpeg()
-        status = (library.read_jpeg_info(path, *[None] * 9, ctypes.byref(scans), None)
-                  and library.read_jpeg_dct(path, *planes, tables.ctypes, table_of.ctypes))
-    if status == 0:
-        raise corrupt("libjpeg refused its data")
-    return blocks
-
-
-@functools.cache
-def _libjpeg():
-    """jpeglib's build of libjpeg-turbo 2.1, loaded once (its own handle, so that jpeglib's
-    global version setting is left alone)."""
-    folder = Path(jpeglib.__file__).parent / "cjpeglib"
-    return ctypes.CDLL(str(next(folder.glob("cjpeglib_turbo210.*"))))
 
 
 def _samples(blocks: np.ndarray, quant: np.ndarray) -> np.ndarray:

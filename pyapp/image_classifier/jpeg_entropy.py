@@ -1,6 +1,6 @@
 """The quantized DCT coefficients of a baseline JPEG, Huffman-decoded in Python exactly as
-stb_image decodes them: ``jpeg``'s coefficient source where libjpeg (the jpeglib package) is
-not installed, as in Pyodide. 50-70 CPU ms for a 0.3-megapixel photo, against 2 for libjpeg.
+stb_image decodes them: what ``jpeg`` decodes in numpy where stb_image itself (libstb) is not
+installed, as in Pyodide. 50-70 CPU ms for a 0.3-megapixel photo.
 
 Handles one scan holding every component (what baseline encoders write); anything else is
 ``Unsupported`` here.
