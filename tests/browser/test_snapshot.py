@@ -188,7 +188,8 @@ def test_later_starts_read_this_browsers_copy(browser, server, site):
         )
         broken = _scores_on(page, server)
         assert broken["snapshot"]["used"] is False
-        assert "does not start with the header" in broken["snapshot"]["note"], broken["snapshot"]["note"]
+        note = broken["snapshot"]["note"]
+        assert "does not start with the header" in note, note
         assert broken["scores"] == fetched["scores"]
         _copies(page, [])
     finally:
