@@ -28,6 +28,7 @@ import * as ort from './engines/ort.mjs';
 import { setThreadCount, threadCount } from './engines/backend.mjs';
 import { EnginePreload } from './engines/preload.mjs';
 import { giveBack, pixelsOf } from './pixels.mjs';
+import { warpWords } from './warp.mjs';
 import { checkPixels, encodedSize } from './image-limits.mjs';
 import { engineFailure, watched } from './engine-failure.mjs';
 
@@ -146,7 +147,7 @@ const ready = (async () => {
   boot.snapshot = snapshot;
   progress('imports', 0.7, 'Importing the classifier…');
   const browser = pyodide.pyimport('image_classifier.engines.browser');
-  browser.install(adapters, modelBytes);
+  browser.install(adapters, modelBytes, (...args) => warpWords(pyodide._module, ...args));
   const webapi = pyodide.pyimport('image_classifier.webapi');
   const api = webapi.WorkerApi(browser.load_model);
   boot.imports = performance.now();

@@ -32,6 +32,8 @@ _LU_EPSILON = np.finfo(np.float64).eps * 100
 _INT32_RANGE = (float(np.iinfo(np.int32).min), float(np.iinfo(np.int32).max))
 # Sampling plans kept: a few geometries in turn (photo sizes, a camera, drawn regions).
 _PLANS = 8
+# The fused sampling of 4-byte pixels that a host may install (``use_words_kernel``).
+_words_kernel = None
 
 
 def check_processing_options(processing) -> None:
@@ -406,6 +408,19 @@ def input_normalization(
     return float(scale), float(low)
 
 
+def use_words_kernel(kernel) -> None:
+    """Installs ``kernel(table, channel_bytes, plan, values, planes)`` (None uninstalls it):
+    ``input_tensor``'s sampling of 4-byte pixels, written for a host where numpy's many passes
+    over temporaries cost most of a photo (Pyodide: engines/browser.py installs the worker's
+    JavaScript loop). It must write into each of ``planes`` (an output channel: a 2-D view of
+    the float32 or uint8 tensor) what ``warp`` and the normalization give: for output pixel i,
+    row after row, with ``plan``'s four (index, weight) arrays, channel c's value
+    ``(512 + sum of weight[i] * byte channel_bytes[c] of table[index[i]]) >> 10``, through
+    ``values`` (float32, 256 entries) when it is not None."""
+    global _words_kernel
+    _words_kernel = kernel
+
+
 def input_tensor(
     rgb: np.ndarray,
     input_details: dict,
@@ -414,10 +429,11 @@ def input_tensor(
     processing=None,
 ) -> np.ndarray:
     """The batched model input for an RGB uint8 image: warp, then normalize, then lay out; the
-    last two in one step, by table lookup and assignment, per channel."""
+    last two in one step, by table lookup and assignment, per channel (or all of it in one
+    pass of the installed kernel: ``use_words_kernel``)."""
     out_height, out_width = _output_size(input_details, layout)
-    matrix = transform(processing, rgb.shape[1], rgb.shape[0], out_width, out_height)
-    channels = rgb.shape[2]
+    height, width, channels = rgb.shape
+    matrix = transform(processing, width, height, out_width, out_height)
     if layout == "NCHW":
         tensor = np.empty((1, channels, out_height, out_width), input_details["dtype"])
         planes = tensor[0]
@@ -425,6 +441,14 @@ def input_tensor(
         tensor = np.empty((1, out_height, out_width, channels), input_details["dtype"])
         planes = np.moveaxis(tensor[0], -1, 0)
     values = None if normalization is None else _normalization_table(*normalization)
+    words = _words(rgb) if _words_kernel is not None and channels == 3 else None
+    normalized = tensor.dtype == np.float32 and values is not None
+    if words is not None and (normalized or (tensor.dtype == np.uint8 and values is None)):
+        table, row_step, channel_bytes = words
+        plan = _sampling_plan(np.asarray(matrix, np.float64).tobytes(), height, width,
+                              row_step, 1, out_width, out_height)
+        _words_kernel(table, channel_bytes, plan, values, list(planes))
+        return tensor
     for plane, warped in zip(planes, warp(rgb, matrix, out_width, out_height)):
         plane[...] = warped if values is None else values[warped]
     return tensor

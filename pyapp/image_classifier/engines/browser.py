@@ -20,7 +20,7 @@ import js  # type: ignore[import-not-found]
 import numpy as np
 from pyodide.ffi import JsException, JsProxy, create_proxy, run_sync, to_js  # type: ignore[import-not-found]
 
-from .. import tflite
+from .. import preprocess, tflite
 from . import register
 from .base import TensorDetails
 
@@ -159,11 +159,34 @@ class JsEngineInterpreter:
 _fetch_model: JsProxy | None = None
 
 
-def install(adapters: JsProxy, fetch_model: JsProxy) -> None:
+def _address(array: np.ndarray) -> int:
+    return array.__array_interface__["data"][0]
+
+
+def words_kernel(warp_words: JsProxy):
+    """``preprocess.use_words_kernel``'s kernel as the worker's JavaScript loop
+    (``warpWords`` of web/warp.mjs, bound to Pyodide's module): it gets numbers only, the
+    arrays' addresses in Pyodide's memory among them (no conversion on the way)."""
+
+    def kernel(table, channel_bytes, plan, values, planes) -> None:
+        index, _ = plan[0]
+        step, item = planes[0].strides[1], planes[0].itemsize
+        warp_words(
+            _address(table), *channel_bytes, *(_address(array) for tap in plan for array in tap),
+            index.size, 0 if values is None else _address(values),
+            *(_address(plane) for plane in planes), step // item,
+        )
+
+    return kernel
+
+
+def install(adapters: JsProxy, fetch_model: JsProxy, warp_words: JsProxy) -> None:
     """Registers each JS engine adapter (``{format: adapter}``) as the engine of its format;
-    ``fetch_model(url)`` (a JS function returning a Promise of a Uint8Array) reads models."""
+    ``fetch_model(url)`` (a JS function returning a Promise of a Uint8Array) reads models;
+    ``warp_words`` samples 4-byte pixels (``words_kernel``)."""
     global _fetch_model
     _fetch_model = fetch_model
+    preprocess.use_words_kernel(words_kernel(warp_words))
     for model_format in js.Object.keys(adapters):
         adapter = getattr(adapters, model_format)
 

@@ -1,0 +1,75 @@
+"""The worker's JavaScript sampling of 4-byte pixels (web/warp.mjs, installed through
+``preprocess.use_words_kernel``) against the numpy warp, in Pyodide: the same tensors, bit for
+bit, for every layout and geometry a frame can bring (RGBA and BGRA words, rows with padding,
+regions, every rotation, upscales and downscales, NHWC and NCHW, float32 and uint8 models)."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import new_context
+from .support import TEST_DOCUMENT
+
+PROBE = """
+import itertools, json
+import numpy as np
+from image_classifier import ImageProcessingOptions, RectF, preprocess
+from image_classifier.engines import browser
+from image_classifier.metadata import Normalization
+
+rng = np.random.default_rng(5)
+def frames():
+    for height, width in [(300, 451), (480, 640), (1280, 1920), (7, 5)]:
+        rgba = rng.integers(0, 256, (height, width, 4), dtype=np.uint8)
+        padded = np.zeros((height, width + 3, 4), np.uint8)
+        padded[:, :width] = rgba
+        yield f"rgba {width}x{height}", rgba[:, :, :3]
+        yield f"bgra {width}x{height}", rgba[:, :, 2::-1]
+        yield f"padded rows {width}x{height}", padded[:, :width, :3]
+
+regions = [None, RectF(left=0.1, top=0.2, right=0.7, bottom=0.9),
+           RectF(left=0.3, top=0.25, right=0.31, bottom=0.27), RectF(left=0.0, top=0.5, right=1.0, bottom=1.0)]
+scale_offset = preprocess.input_normalization(np.float32, Normalization((127.0,), (128.0,)))
+models = [({"shape": [1, 224, 224, 3], "dtype": np.float32}, "NHWC", scale_offset),
+          ({"shape": [1, 3, 260, 200], "dtype": np.float32}, "NCHW", scale_offset),
+          ({"shape": [1, 224, 224, 3], "dtype": np.uint8}, "NHWC", None)]
+kernel = browser.words_kernel(warp_words)
+cases, different, words = 0, [], 0
+for (name, pixels), region, rotation, (details, layout, normalization) in itertools.product(
+        frames(), regions, [0, 90, 180, 270], models):
+    processing = ImageProcessingOptions(region, rotation)
+    preprocess.use_words_kernel(None)
+    want = preprocess.input_tensor(pixels, details, layout, normalization, processing)
+    preprocess.use_words_kernel(kernel)
+    got = preprocess.input_tensor(pixels, details, layout, normalization, processing)
+    preprocess.use_words_kernel(None)
+    cases += 1
+    words += preprocess._words(pixels) is not None
+    if got.dtype != want.dtype or not np.array_equal(got, want):
+        different.append(f"{name} {region} {rotation} {layout} {details['dtype'].__name__}")
+json.dumps({"cases": cases, "words": words, "different": different[:5]})
+"""
+
+
+def test_javascript_sampling_equals_the_numpy_warp(browser, server):
+    context = new_context(browser, server)
+    try:
+        page = context.new_page()
+        page.goto(server + TEST_DOCUMENT)
+        outcome = page.evaluate(
+            """async (probe) => {
+                const { loadFromSnapshot } = await import('/snapshot.mjs');
+                const { warpWords } = await import('/warp.mjs');
+                const { pyodide } = await loadFromSnapshot(location.origin + '/pyodide/');
+                const globals = pyodide.toPy({
+                    warp_words: (...args) => warpWords(pyodide._module, ...args) });
+                return pyodide.runPython(probe, { globals });
+            }""",
+            PROBE,
+        )
+    finally:
+        context.close()
+    outcome = json.loads(outcome)
+    assert outcome["cases"] == 4 * 3 * 4 * 4 * 3
+    assert outcome["words"] == outcome["cases"]  # every frame took the JavaScript path
+    assert outcome["different"] == []
