@@ -410,15 +410,38 @@ def input_normalization(
 
 def use_words_kernel(kernel) -> None:
     """Installs ``kernel(table, channel_bytes, plan, values, planes)`` (None uninstalls it):
-    ``input_tensor``'s sampling of 4-byte pixels, written for a host where numpy's many passes
-    over temporaries cost most of a photo (Pyodide: engines/browser.py installs the worker's
-    JavaScript loop). It must write into each of ``planes`` (an output channel: a 2-D view of
-    the float32 or uint8 tensor) what ``warp`` and the normalization give: for output pixel i,
-    row after row, with ``plan``'s four (index, weight) arrays, channel c's value
-    ``(512 + sum of weight[i] * byte channel_bytes[c] of table[index[i]]) >> 10``, through
-    ``values`` (float32, 256 entries) when it is not None."""
+    ``input_tensor``'s sampling of 4-byte pixels on an axis-aligned map, for a host where
+    numpy's many passes over temporaries cost most of a photo (Pyodide: engines/browser.py
+    installs the worker's JavaScript loop). ``table``: the pixels as aligned uint32 words;
+    ``plan``: ``_axis_plan``'s two taps per output row and two per output column (int32
+    word offsets and weights). It must write into each of ``planes`` (an output channel: a
+    2-D view of the float32 or uint8 tensor) what ``warp`` and the normalization give: at
+    output row i, column j, channel c's value ``(512 + sum over the row taps r and column
+    taps k of weight_r[i] * weight_k[j] * byte channel_bytes[c] of table[offset_r[i] +
+    offset_k[j]]) >> 10``, through ``values`` (float32, 256 entries) when it is not None."""
     global _words_kernel
     _words_kernel = kernel
+
+
+@functools.lru_cache(maxsize=_PLANS)
+def _axis_plan(matrix: bytes, height: int, width: int, row_step: int, out_width: int,
+               out_height: int):
+    """For a map that is axis-aligned (``_axis_coordinates``), the sampling plan per axis:
+    (row taps, column taps), each two (int32 word offsets, int32 weights), one value per
+    output row or column: the taps of ``_sampling_plan`` are their sums and products. None
+    for any other map."""
+    fixed_x, fixed_y = _fixed_coordinates(matrix, out_width, out_height)
+    if fixed_x.ndim == 1 and fixed_y.shape == (out_height, 1):
+        along_rows, along_columns = (fixed_y[:, 0], height, row_step), (fixed_x, width, 1)
+    elif fixed_y.ndim == 1 and fixed_x.shape == (out_height, 1):  # turned: x follows the rows
+        along_rows, along_columns = (fixed_x[:, 0], width, 1), (fixed_y, height, row_step)
+    else:
+        return None
+    return tuple(
+        tuple((_frozen(offsets.astype(np.int32)), _frozen(weights.astype(np.int32)))
+              for offsets, weights in _axis_taps(*axis))
+        for axis in (along_rows, along_columns)
+    )
 
 
 def input_tensor(
@@ -443,12 +466,14 @@ def input_tensor(
     values = None if normalization is None else _normalization_table(*normalization)
     words = _words(rgb) if _words_kernel is not None and channels == 3 else None
     normalized = tensor.dtype == np.float32 and values is not None
-    if words is not None and (normalized or (tensor.dtype == np.uint8 and values is None)):
+    if (words is not None and words[0].flags.aligned
+            and (normalized or (tensor.dtype == np.uint8 and values is None))):
         table, row_step, channel_bytes = words
-        plan = _sampling_plan(np.asarray(matrix, np.float64).tobytes(), height, width,
-                              row_step, 1, out_width, out_height)
-        _words_kernel(table, channel_bytes, plan, values, list(planes))
-        return tensor
+        plan = _axis_plan(np.asarray(matrix, np.float64).tobytes(), height, width, row_step,
+                          out_width, out_height)
+        if plan is not None:
+            _words_kernel(table, channel_bytes, plan, values, list(planes))
+            return tensor
     for plane, warped in zip(planes, warp(rgb, matrix, out_width, out_height)):
         plane[...] = warped if values is None else values[warped]
     return tensor

@@ -169,11 +169,13 @@ def words_kernel(warp_words: JsProxy):
     arrays' addresses in Pyodide's memory among them (no conversion on the way)."""
 
     def kernel(table, channel_bytes, plan, values, planes) -> None:
-        index, _ = plan[0]
+        rows, columns = plan
         step, item = planes[0].strides[1], planes[0].itemsize
         warp_words(
-            _address(table), *channel_bytes, *(_address(array) for tap in plan for array in tap),
-            index.size, 0 if values is None else _address(values),
+            _address(table), *channel_bytes,
+            *(_address(array) for tap in rows for array in tap), rows[0][0].size,
+            *(_address(array) for tap in columns for array in tap), columns[0][0].size,
+            0 if values is None else _address(values),
             *(_address(plane) for plane in planes), step // item,
         )
 
