@@ -161,7 +161,10 @@ class Image:
                 f"(the limit is {MAX_FILE_BYTES // 2**20} MB)."
             )
         with open(file_name, "rb") as file:
-            return cls.create_from_bytes(file.read(MAX_FILE_BYTES + 1))
+            # At most the size it had (within the limit) and a byte more, even if it grows
+            # meanwhile. Not read(MAX_FILE_BYTES + 1): a buffer of that size, made and shrunk,
+            # took 0.1 ms of every photo of a batch.
+            return cls.create_from_bytes(file.read(status.st_size + 1))
 
     @classmethod
     def create_from_bytes(cls, encoded: bytes) -> Image:
