@@ -5,8 +5,8 @@
 // numpy in WebAssembly makes a dozen passes over 224x224 temporaries, 2-3 ms a photo; this,
 // one (0.6-0.8 ms).
 
-/** For output row i and column j (row after row): the words at `table` (an address in words'
- *  units, times 4) + row offset + column offset, for both row taps and both column taps;
+/** For output row i and column j (row after row): the pixel words at word row offset +
+ *  column offset from `table` (their byte address), for both row taps and both column taps;
  *  channel c's byte `cc` of each, weighted by the row weight times the column weight, summed
  *  and rounded as `(512 + sum) >> 10`, written at plane `pc` + (i * width + j) * `step`
  *  elements: through `values` (256 float32) into a float32 tensor when `values` is not 0, as

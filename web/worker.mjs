@@ -1,10 +1,12 @@
 // The module Web Worker: Pyodide + numpy + Pillow + image_classifier, and the JS engines.
 //
 // Every option, pre- and post-processing step runs in the Python package (the same code as on
-// CPython). This file only boots the runtime (boot.mjs: from Pyodide's memory snapshot when
-// the site has a valid one), starts the model asked for meanwhile (engines/preload.mjs), turns
-// images into bytes or pixels, and relays requests from image-classifier.mjs to
-// image_classifier.webapi.WorkerApi (python-bridge.mjs: what crosses besides plain data).
+// CPython); only the warp's arithmetic on a frame's pixels is done here, on the plan Python
+// gives (warp.mjs, through preprocess.use_words_kernel). This file only boots the runtime
+// (boot.mjs: from Pyodide's memory snapshot when the site has a valid one), starts the model
+// asked for meanwhile (engines/preload.mjs), turns images into bytes or pixels, and relays
+// requests from image-classifier.mjs to image_classifier.webapi.WorkerApi (python-bridge.mjs:
+// what crosses besides plain data).
 //
 // Messages in:  {id, op: 'status' | 'create' | 'setOptions' | 'classify' | 'close', ...}
 //               {id, op: 'classifyAsync' | 'stream' | 'stopStream', ...}   (LIVE_STREAM; 'stream'

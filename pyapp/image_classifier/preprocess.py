@@ -10,7 +10,9 @@ same order of operations, in numpy only (OpenCV is not available in the browser)
 
 Speed, measured on CPython and in Pyodide by bench/preprocess.py: the warp gathers with 1-D
 indices and blends per channel plane, and where the map is axis-aligned (MediaPipe's are, up to
-float rounding) it proves that and computes coordinates per axis instead of per pixel.
+float rounding) it proves that and computes coordinates per axis instead of per pixel. A host
+may install a kernel that does the sampling of 4-byte pixels on such a map in one pass
+(``use_words_kernel``: the browser's worker does, in JavaScript); the plan stays here.
 """
 
 from __future__ import annotations
