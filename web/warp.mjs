@@ -32,14 +32,16 @@ export function warpWords(module, table, c0, c1, c2, rows0, rowWeights0, rows1, 
     for (let j = 0; j < width; j++, at += step) {
       const left = ints[k0 + j];
       const right = ints[k1 + j];
+      const leftWeight = ints[kw0 + j];
+      const rightWeight = ints[kw1 + j];
       const a = words[top + left];
       const b = words[top + right];
       const c = words[bottom + left];
       const d = words[bottom + right];
-      const wa = topWeight * ints[kw0 + j];
-      const wb = topWeight * ints[kw1 + j];
-      const wc = bottomWeight * ints[kw0 + j];
-      const wd = bottomWeight * ints[kw1 + j];
+      const wa = topWeight * leftWeight;
+      const wb = topWeight * rightWeight;
+      const wc = bottomWeight * leftWeight;
+      const wd = bottomWeight * rightWeight;
       const red = (512 + wa * ((a >>> s0) & 255) + wb * ((b >>> s0) & 255) + wc * ((c >>> s0) & 255) + wd * ((d >>> s0) & 255)) >> 10;
       const green = (512 + wa * ((a >>> s1) & 255) + wb * ((b >>> s1) & 255) + wc * ((c >>> s1) & 255) + wd * ((d >>> s1) & 255)) >> 10;
       const blue = (512 + wa * ((a >>> s2) & 255) + wb * ((b >>> s2) & 255) + wc * ((c >>> s2) & 255) + wd * ((d >>> s2) & 255)) >> 10;
