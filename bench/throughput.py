@@ -105,7 +105,7 @@ def stage_costs(paths: list[str]) -> dict[str, float]:
     from mediapipe.tasks.python import vision
     from PIL import Image as PILImage
 
-    from image_classifier import Image, ImageClassifier, engines
+    from image_classifier import Image, ImageClassifier, engines, preprocess
 
     engines.use_cpu_threads(1)
     ours_ = ImageClassifier.create_from_options(
@@ -114,6 +114,13 @@ def stage_costs(paths: list[str]) -> dict[str, float]:
     theirs = vision.ImageClassifier.create_from_options(vision.ImageClassifierOptions(
         base_options=MpBaseOptions(model_asset_path=str(MODEL)), max_results=TOP))
     prepare, engine, index = ours_._preparation(), ours_._interpreter, ours_.input_details["index"]
+
+    def without_opencv(run):
+        opencv, preprocess.cv2 = preprocess.cv2, None  # as in Pyodide, where it is absent
+        try:
+            return run()
+        finally:
+            preprocess.cv2 = opencv
 
     def pillow(path):
         with PILImage.open(path) as picture:
@@ -125,7 +132,9 @@ def stage_costs(paths: list[str]) -> dict[str, float]:
     stages = {
         "ours: decode (libspng)": lambda: [Image.create_from_file(p) for p in paths],
         "Pillow: decode (for comparison)": lambda: [pillow(p) for p in paths],
-        "ours: preprocess (numpy warp)": lambda: [prepare(rgb) for rgb in images],
+        "ours: preprocess (OpenCV's warp and LUT)": lambda: [prepare(rgb) for rgb in images],
+        "numpy: preprocess (the browser's warp, for comparison)": lambda: without_opencv(
+            lambda: [prepare(rgb) for rgb in images]),
         "ours: inference (LiteRT, 1 thread)": lambda: [
             (engine.set_tensor(index, t), engine.invoke()) for t in tensors],
         "ours: whole photo (classify_file)": lambda: [classify_file(ours_, p) for p in paths],

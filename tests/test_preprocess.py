@@ -1,7 +1,9 @@
 """The warp is MediaPipe's: equal, pixel for pixel, to OpenCV 4's warpPerspective with the
-transform MediaPipe builds, on real photos, every rotation and random regions of interest; and
-so is each of its paths (coordinates per axis, proven exact, or per pixel; pixels gathered
-whole as RGBA words, or per channel), and the sampling plan cached per geometry."""
+transform MediaPipe builds, on real photos, every rotation and random regions of interest. Every
+test runs on both paths of ``input_tensor``: CPython's (OpenCV's own warp and lookup table, on
+the map and table worked out here) and the browser's (the numpy warp); and so is each of the
+numpy warp's paths (coordinates per axis, proven exact, or per pixel; pixels gathered whole as
+RGBA words, or per channel), and the sampling plan cached per geometry."""
 
 from __future__ import annotations
 
@@ -22,6 +24,20 @@ from image_classifier.metadata import Normalization
 PHOTOS = ["chelsea.png", "coffee.png", "grace_hopper.jpg", "astronaut.png"]
 SIZES = [(224, 224), (260, 260), (300, 200), (7, 5)]
 F32 = np.float32
+
+
+@pytest.fixture(autouse=True, params=["opencv", "numpy"])
+def path(request, monkeypatch):
+    """The path ``input_tensor`` takes: OpenCV's (CPython's), or numpy's (Pyodide's, where
+    OpenCV is not installed)."""
+    if request.param == "numpy":
+        monkeypatch.setattr(preprocess, "cv2", None)
+    return request.param
+
+
+@pytest.mark.parametrize("path", ["opencv"], indirect=True)
+def test_cpython_takes_the_opencv_path(path):
+    assert preprocess.cv2 is cv2  # else CPython would run the slower numpy warp unseen
 
 
 def box_points(center, size, angle) -> np.ndarray:
@@ -312,7 +328,8 @@ def test_rgba_words_only_where_they_stay_inside_the_image():
     assert preprocess._words(rgb_in_four_byte_steps(pixels)) is None
 
 
-def test_cached_plans_follow_every_change_of_geometry():
+@pytest.mark.parametrize("path", ["numpy"], indirect=True)  # OpenCV needs no plans
+def test_cached_plans_follow_every_change_of_geometry(path):
     """Geometries in turn (image sizes, regions, rotations, output sizes, pixel layouts), more
     of them than the cache holds, each twice: every tensor is still OpenCV's."""
     chelsea, coffee = photo("chelsea.png").rgb_view(), photo("coffee.png").rgb_view()
