@@ -19,15 +19,21 @@ function engineFailed(engine, error) {
 
 const isTrap = (error) => error instanceof WebAssembly.RuntimeError || error?.cause instanceof WebAssembly.RuntimeError;
 
-/** `promise` of an engine's call, reporting the engine as crashed if it traps (the engines
- *  give a trap as their error or its `cause`). */
-export async function watched(engine, promise) {
-  try {
-    return await promise;
-  } catch (error) {
+/** `call()`'s value, or its promise (engines' calls may be either), reporting the engine as
+ *  crashed if it traps (the engines give a trap as their error or its `cause`), thrown or
+ *  rejected. */
+export function watched(engine, call) {
+  const failed = (error) => {
     if (isTrap(error)) engineFailed(engine, error);
     throw error;
+  };
+  let value;
+  try {
+    value = call();
+  } catch (error) {
+    failed(error);
   }
+  return typeof value?.then === 'function' ? value.catch(failed) : value;
 }
 
 // A trap may also surface outside any call (in a callback of the engine's threads).

@@ -50,17 +50,23 @@ const engineOf = new Map(); // classifier handle -> what runs its model
 let lastRunMs = null; // the last model.run, inside the engine: the `engine` of the timings
 
 /** The model with its run timed: what of a photo's time the engine takes, call by call (the
- *  rest, Python and the bridge included, is ours). */
+ *  rest, Python and the bridge included, is ours). A run gives its outputs or their promise,
+ *  and so does the timed one. */
 function timed(model) {
   return {
     ...model,
-    async run(feeds) {
+    run(feeds) {
       const started = performance.now();
-      try {
-        return await model.run(feeds);
-      } finally {
+      const stop = () => {
         lastRunMs = performance.now() - started;
+      };
+      let outputs;
+      try {
+        outputs = model.run(feeds);
+      } finally {
+        if (typeof outputs?.then !== 'function') stop();
       }
+      return typeof outputs?.then === 'function' ? outputs.finally(stop) : outputs;
     },
   };
 }
@@ -74,10 +80,10 @@ const adapters = Object.fromEntries(
       format,
       async load(bytes, delegate) {
         progress('session', 0.92, 'Starting the inference session…');
-        const model = (await preload.take(format, bytes, delegate)) ?? (await watched(ENGINE_NAMES[format], engine.load(bytes, delegate)));
+        const model = (await preload.take(format, bytes, delegate)) ?? (await watched(ENGINE_NAMES[format], () => engine.load(bytes, delegate)));
         lastEngineInfo = model.info;
         loads += 1;
-        return timed({ ...model, run: (feeds) => watched(ENGINE_NAMES[format], model.run(heapFeeds(python_.pyodide._module.HEAPU8.buffer, feeds, model.inputs))) });
+        return timed({ ...model, run: (feeds) => watched(ENGINE_NAMES[format], () => model.run(heapFeeds(python_.pyodide._module.HEAPU8.buffer, feeds, model.inputs))) });
       },
     },
   ]),
@@ -132,7 +138,7 @@ function prefetch(options) {
   const engine = ENGINES[format];
   if (!engine) return;
   engine.prepare?.();
-  preload.start(format, bytes, options.baseOptions.delegate ?? 'CPU', engine, (promise) => watched(ENGINE_NAMES[format], promise));
+  preload.start(format, bytes, options.baseOptions.delegate ?? 'CPU', engine, (call) => watched(ENGINE_NAMES[format], call));
 }
 
 /** The model's bytes for Python: the prefetched ones once, else fetched now. */

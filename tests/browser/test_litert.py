@@ -68,11 +68,14 @@ def test_custom_models_equal_litert_on_cpython(api_page, model):
                 assert abs(c["score"] - e.score) <= 1e-6, (c, e)
 
 
-def test_litert_runs_threaded(api_page):
+def test_litert_runs_threaded_and_synchronously(api_page):
+    """Threads, and each run called without LiteRT.js's promises (its compiled model's own run:
+    internals that a new LiteRT.js may lack, when the adapter falls back to its public run)."""
     engine = classify_js(api_page, "efficientnet_lite0_int8.tflite", "chelsea.png")["engine"]
     print("LiteRT.js engine:", engine)
     assert (engine["engine"], engine["backend"], engine["note"]) == ("LiteRT.js", "wasm", "")
     assert engine["threads"] > 1
+    assert engine["synchronous"] is True
     worker_urls = [worker.url for worker in api_page.workers]
     assert any(url.endswith("/litert/wasm/litert_wasm_threaded_internal.js") for url in worker_urls)
 

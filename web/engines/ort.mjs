@@ -10,11 +10,14 @@
 //   await adapter.load(bytes, delegate)  -> model; bytes: Uint8Array of its own (the adapter
 //                                           may keep it), delegate: 'CPU' | 'GPU'
 //   model.inputs, model.outputs          [{name, shape: number[], dtype: 'float32'|'uint8'|'int8'|'int32'}]
-//   model.info                           {engine, backend: 'wasm'|'webgpu', threads, note}
-//   await model.run(feeds)               feeds: {name: {data: TypedArray, shape}} (views into
+//   model.info                           {engine, backend: 'wasm'|'webgpu', threads, note,
+//                                           synchronous: whether run() returns its outputs}
+//   model.run(feeds)                     feeds: {name: {data: TypedArray, shape}} (views into
 //                                           Pyodide's heap: read them before the first await,
 //                                           as a call into Python meanwhile may grow the heap
-//                                           and detach them) -> {name: {data: TypedArray, shape}}
+//                                           and detach them) -> {name: {data: TypedArray, shape}},
+//                                           or a Promise of it (an engine that cannot run
+//                                           synchronously: Python then waits through JSPI)
 //   model.release()
 //
 // A WebAssembly.RuntimeError (a trap, or the module's abort()) thrown by load() (as its
@@ -71,7 +74,7 @@ export async function load(bytes, delegate = 'CPU') {
   return {
     inputs: details(session.inputMetadata),
     outputs: details(session.outputMetadata),
-    info: { engine: 'onnxruntime-web', backend, threads: ort.env.wasm.numThreads, note },
+    info: { engine: 'onnxruntime-web', backend, threads: ort.env.wasm.numThreads, note, synchronous: false },
     async run(feeds) {
       const tensors = {};
       for (const [name, { data, shape }] of Object.entries(feeds)) {

@@ -24,8 +24,8 @@ export class EnginePreload {
 
   /** Loads the model `bytes` (a Promise of them) of `format` into `engine` (an adapter) and
    *  runs it once on zeros (an engine's first run allocates and packs its kernels), when the
-   *  site ships it; `watch(promise)` watches each engine call for a crash. Only the first call
-   *  does anything. */
+   *  site ships it; `watch(call)` makes each engine call, watching it for a crash. Only the
+   *  first call does anything. */
   start(format, bytes, delegate, engine, watch) {
     this.#early ??= this.#load(format, bytes, delegate, engine, watch);
     this.#early.catch(() => {}); // Python's own load then reports what is wrong
@@ -38,9 +38,9 @@ export class EnginePreload {
       this.outcome = 'not shipped';
       return null;
     }
-    const model = await watch(engine.load(data.slice(), delegate));
+    const model = await watch(() => engine.load(data.slice(), delegate));
     const feeds = model.inputs.map(({ name, shape, dtype }) => [name, { data: zeros(dtype, shape), shape }]);
-    await watch(model.run(Object.fromEntries(feeds)));
+    await watch(() => model.run(Object.fromEntries(feeds)));
     return { format, delegate, digest, model };
   }
 

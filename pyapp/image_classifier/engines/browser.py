@@ -9,12 +9,15 @@ Tensors cross without copies on the Python side: inputs are handed to JS as the 
 the numpy arrays in Pyodide's memory, which the worker views (a view lent by ``getBuffer``
 would keep a few bytes of Python's memory for good in Pyodide 0.27: over a live stream's
 thousands of runs, megabytes); outputs are copied once from the engine's JS array into a
-numpy array. ``invoke`` is synchronous over the engine's
-asynchronous ``run`` through ``pyodide.ffi.run_sync``: the worker enters Python with
-``callPromising``, so JSPI can suspend Python while the engine works.
+numpy array. ``invoke`` is synchronous: an engine that runs synchronously (LiteRT.js on the
+CPU) returns its outputs at once, and one that gives a promise (onnxruntime-web, WebGPU) is
+waited for through ``pyodide.ffi.run_sync``: the worker enters Python with ``callPromising``,
+so JSPI can suspend Python while the engine works.
 """
 
 from __future__ import annotations
+
+import inspect
 
 import js  # type: ignore[import-not-found]
 import numpy as np
@@ -134,7 +137,9 @@ class JsEngineInterpreter:
             for name, array in self._feeds.items()
         }
         try:
-            results = run_sync(self._model.run(_to_js(feeds)))
+            results = self._model.run(_to_js(feeds))  # the outputs, or a promise (a future here)
+            if inspect.isawaitable(results):
+                results = run_sync(results)
         except JsException as error:
             raise RuntimeError(f"Inference failed: {error.message}") from None
         outputs = []
