@@ -320,6 +320,19 @@ def test_strided_views_warp_like_their_copies(view):
         )
 
 
+@pytest.mark.parametrize("shape", [(2, 33000, 3), (33000, 2, 3)])
+def test_sides_opencv_refuses_take_the_numpy_warp(shape):
+    """OpenCV's warp refuses a side of 32767 pixels or more; such an image (within the pixel
+    limit) is still classified, by the numpy warp, as in the browser."""
+    pixels = np.random.default_rng(3).integers(0, 256, shape, dtype=np.uint8)
+    with pytest.raises(cv2.error):
+        cv2.warpPerspective(pixels, np.eye(3), (224, 224))
+    tensor = ours(pixels, None, 224, 224)
+    matrix = preprocess.transform(None, shape[1], shape[0], 224, 224)
+    np.testing.assert_array_equal(
+        tensor, np.moveaxis(preprocess.warp(pixels, matrix, 224, 224), 0, -1))
+
+
 def test_rgba_words_only_where_they_stay_inside_the_image():
     pixels = photo("chelsea.png").rgb_view()
     assert preprocess._words(rgba_view(pixels)) is not None

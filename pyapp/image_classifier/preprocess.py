@@ -41,6 +41,9 @@ _INTER_TAB_SIZE = 1 << _INTER_BITS
 _BLOCK_WIDTH = 64  # warpPerspective works in 64-pixel-wide blocks, which rounding can see
 _LU_EPSILON = np.finfo(np.float64).eps * 100
 _INT32_RANGE = (float(np.iinfo(np.int32).min), float(np.iinfo(np.int32).max))
+# OpenCV's warp refuses images and outputs with a side of SHRT_MAX or more (its remap holds
+# coordinates in 16 bits): those, rare but within the pixel limit, take the numpy warp.
+_OPENCV_SIDES = 32767
 # Sampling plans kept: a few geometries in turn (photo sizes, a camera, drawn regions).
 _PLANS = 8
 # The fused sampling of 4-byte pixels that a host may install (``use_words_kernel``).
@@ -504,7 +507,7 @@ def input_tensor(
         tensor = np.empty((1, out_height, out_width, channels), input_details["dtype"])
         planes = np.moveaxis(tensor[0], -1, 0)
     values = None if normalization is None else _normalization_table(*normalization)
-    if cv2 is not None:
+    if cv2 is not None and max(height, width, out_height, out_width) < _OPENCV_SIDES:
         warped = _opencv_warp(rgb, matrix, out_width, out_height)
         image = tensor[0] if layout == "NHWC" else np.moveaxis(tensor[0], 0, -1)
         if values is None:
