@@ -30,7 +30,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .metadata import Normalization
 
-try:  # CPython: OpenCV's own warp (pyproject.toml pins the 4.12 MediaPipe's arithmetic is)
+try:  # CPython: OpenCV's own warp (pyproject.toml pins 4.12, whose arithmetic is MediaPipe's)
     import cv2
 except ImportError:  # Pyodide: ``warp``, in numpy
     cv2 = None
@@ -502,10 +502,8 @@ def input_tensor(
     matrix = transform(processing, width, height, out_width, out_height)
     if layout == "NCHW":
         tensor = np.empty((1, channels, out_height, out_width), input_details["dtype"])
-        planes = tensor[0]
     else:
         tensor = np.empty((1, out_height, out_width, channels), input_details["dtype"])
-        planes = np.moveaxis(tensor[0], -1, 0)
     values = None if normalization is None else _normalization_table(*normalization)
     if cv2 is not None and max(height, width, out_height, out_width) < _OPENCV_SIDES:
         warped = _opencv_warp(rgb, matrix, out_width, out_height)
@@ -517,6 +515,7 @@ def input_tensor(
         else:
             image[...] = cv2.LUT(warped, values.reshape(1, -1))
         return tensor
+    planes = tensor[0] if layout == "NCHW" else np.moveaxis(tensor[0], -1, 0)
     words = _words(rgb) if _words_kernel is not None and channels == 3 else None
     normalized = tensor.dtype == np.float32 and values is not None
     if (words is not None and words[0].flags.aligned
