@@ -63,10 +63,13 @@ function timed(model) {
       let outputs;
       try {
         outputs = model.run(feeds);
-      } finally {
-        if (typeof outputs?.then !== 'function') stop();
+      } catch (error) {
+        stop();
+        throw error;
       }
-      return typeof outputs?.then === 'function' ? outputs.finally(stop) : outputs;
+      if (typeof outputs?.then === 'function') return outputs.finally(stop);
+      stop();
+      return outputs;
     },
   };
 }

@@ -133,7 +133,7 @@ class JsEngineInterpreter:
     def invoke(self) -> None:
         # The arrays stay in self._feeds (alive) while the engine reads them.
         feeds = {
-            name: {"address": array.__array_interface__["data"][0], "shape": list(array.shape)}
+            name: {"address": _address(array), "shape": list(array.shape)}
             for name, array in self._feeds.items()
         }
         try:
