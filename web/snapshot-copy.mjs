@@ -12,38 +12,66 @@ const COPY = /^snapshot-[0-9a-f]{64}\.(heap|files)$/; // (a write in progress is
 // The copy is written this long after a restore that fetched the snapshot: not while the
 // page's first photos are classified.
 const WRITE_DELAY_MS = 1000;
+// On a busy start the browser takes 70-140 ms to give the folder, and 100-200 ms more for each
+// sync access handle: the folder is asked for as soon as the worker evaluates this module, and
+// both parts' handles as soon as their names are known, so that both wait meanwhile.
+const FOLDER = navigator.storage?.getDirectory?.() ?? Promise.reject(new Error('no origin-private file system'));
+FOLDER.catch(() => {});
 
 export class SnapshotCopy {
   #names;
-  #folder;
   #read = new Set(); // the parts read from this copy
   #handles = {}; // the parts' file handles, once opened
+  #opening; // each part's sync access handle asked for at construction, until read() takes it
 
-  /** The copy of the snapshot `meta` (snapshot.json) describes. */
+  /** The copy of the snapshot `meta` (snapshot.json) describes; both parts are opened now. */
   constructor(meta) {
     this.#names = { heap: `snapshot-${meta.heap.sha256}.heap`, files: `snapshot-${meta.files.sha256}.files` };
-    this.#folder = navigator.storage?.getDirectory?.() ?? Promise.reject(new Error('no origin-private file system'));
-    this.#folder.catch(() => {});
+    this.#opening = { heap: this.#open('heap'), files: this.#open('files') };
+  }
+
+  /** A promise of `part`'s sync access handle (it locks the file until closed). */
+  #open(part) {
+    const access = FOLDER.then(async (folder) => {
+      // The file handle is held (a field, not a local that the engine may drop) until its
+      // access handle arrives: Chromium forgets the request of a handle collected meanwhile,
+      // and its promise never settles.
+      this.#handles[part] = await folder.getFileHandle(this.#names[part]);
+      return this.#handles[part].createSyncAccessHandle();
+    });
+    access.catch(() => {});
+    return access;
   }
 
   /** Reads `part` ('heap' | 'files') into `targets` ([[view, offset in the copy], ...]); false
    *  when this browser has no copy of it of `bytes` bytes (or none at all). */
   async read(part, bytes, targets) {
+    const opening = this.#opening[part] ?? this.#open(part);
+    this.#opening[part] = null;
+    let access;
     try {
-      // The file handle is held (a field, not a local that the engine may drop) until its
-      // access handle arrives: Chromium forgets the request of a handle collected meanwhile,
-      // and its promise never settles.
-      this.#handles[part] = await (await this.#folder).getFileHandle(this.#names[part]);
-      const access = await this.#handles[part].createSyncAccessHandle();
-      try {
-        const read = access.getSize() === bytes && targets.every(([view, at]) => access.read(view, { at }) === view.length);
-        if (read) this.#read.add(part);
-        return read;
-      } finally {
-        access.close();
-      }
+      access = await opening;
     } catch {
       return false;
+    }
+    try {
+      const read = access.getSize() === bytes && targets.every(([view, at]) => access.read(view, { at }) === view.length);
+      if (read) this.#read.add(part);
+      return read;
+    } catch {
+      return false;
+    } finally {
+      access.close();
+    }
+  }
+
+  /** Closes the access handles opened and not read (a restore that fetched the heap, or
+   *  failed): they would keep the files locked. */
+  async #release() {
+    for (const part of Object.keys(this.#opening)) {
+      const opening = this.#opening[part];
+      this.#opening[part] = null;
+      (await opening?.catch(() => null))?.close();
     }
   }
 
@@ -59,7 +87,8 @@ export class SnapshotCopy {
   }
 
   async #write(heap, files) {
-    const folder = await this.#folder;
+    await this.#release();
+    const folder = await FOLDER;
     await this.#remove(folder, (name) => !Object.values(this.#names).includes(name));
     for (const [part, bytes] of [['heap', heap], ['files', files]]) {
       const writable = await (await folder.getFileHandle(this.#names[part], { create: true })).createWritable();
@@ -70,7 +99,8 @@ export class SnapshotCopy {
 
   /** Deletes every copy of a snapshot. */
   async forget() {
-    await this.#remove(await this.#folder, () => true);
+    await this.#release();
+    await this.#remove(await FOLDER, () => true);
   }
 
   async #remove(folder, which) {

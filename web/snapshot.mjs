@@ -307,9 +307,15 @@ export async function loadFromSnapshot(indexURL, stage = () => {}) {
   const header = Uint8Array.from(atob(meta.heap.header), (c) => c.charCodeAt(0));
   // This browser's copy when it has one (its heap is looked for only when its files are
   // there: both are kept together), else the site's, fetched while Pyodide's wasm compiles.
+  // A snapshot.json whose body came over the network means a first visit, or a new snapshot
+  // that no copy matches: its files are fetched at once, not after learning that this browser
+  // has no copy (70-250 ms on a busy start). One from the service worker, a cache or a
+  // revalidation (or one whose timing another origin hides) may have a copy.
   const copy = new SnapshotCopy(meta);
   const copied = new Uint8Array(meta.files.bytes);
-  const local = copy.read('files', meta.files.bytes, [[copied, 0]]);
+  const timing = performance.getEntriesByName(response.url)[0];
+  const fresh = timing !== undefined && timing.transferSize > timing.encodedBodySize;
+  const local = fresh ? Promise.resolve(false) : copy.read('files', meta.files.bytes, [[copied, 0]]);
   const files = local.then((read) => (read ? copied : fetchBytes(`${indexURL}${meta.files.file}`, meta.files.bytes)));
   const fetchHeap = () => fetchBytes(`${indexURL}${meta.heap.file}`, meta.heap.bytes);
   const fetched = local.then((read) => (read ? null : fetchHeap()));
