@@ -25,16 +25,40 @@ function scriptOf(threads, relaxedSimd) {
  *  itself, or a Blob of it when it is served from another origin (a CDN), as a worker's script
  *  must be of the page's origin. Any other script goes to the worker's own importScripts():
  *  Pyodide, booting meanwhile, tries it first and falls back to import() on the TypeError a
- *  module worker throws. */
-async function handOver(script) {
+ *  module worker throws. `threads`: the threads started ahead (startThreads) are handed over
+ *  too. */
+async function handOver(script, threads) {
   const own = self.importScripts;
   const factory = (await import(script.replace(/\.js$/, '.mjs'))).default;
-  const sameOrigin = new URL(script).origin === self.location.origin;
-  const threadScript = sameOrigin ? script : new Blob([await (await fetch(script)).text()], { type: 'text/javascript' });
   return (url) => {
     if (url !== script) return own.call(self, url);
-    self.Module.mainScriptUrlOrBlob = threadScript;
+    self.Module.mainScriptUrlOrBlob = threads.script;
     self.ModuleFactory = factory;
+    threads.handOut();
+  };
+}
+
+/** The threads of `script`'s build, started now: Emscripten makes its pool (hardwareConcurrency
+ *  classic workers) when its script runs, and LiteRT.js is ready only once each has loaded the
+ *  script (270-340 ms on a busy start). Started ahead, they load it while the wasm compiles;
+ *  handOut() then has Emscripten's `new Worker()` take them in turn until restore(). */
+async function startThreads(script, count) {
+  const sameOrigin = new URL(script).origin === self.location.origin;
+  const threadScript = sameOrigin ? script : new Blob([await (await fetch(script)).text()], { type: 'text/javascript' });
+  const url = sameOrigin ? script : URL.createObjectURL(threadScript);
+  const ahead = Array.from({ length: count }, () => new Worker(url, { name: 'em-pthread' }));
+  const own = self.Worker;
+  return {
+    script: threadScript,
+    handOut() {
+      self.Worker = function Worker(...args) {
+        return args[1]?.name === 'em-pthread' && ahead.length ? ahead.shift() : new own(...args);
+      };
+    },
+    restore() {
+      self.Worker = own;
+      for (const worker of ahead.splice(0)) worker.terminate();
+    },
   };
 }
 
@@ -57,12 +81,21 @@ function liteRt() {
     const wanted = claimThreads();
     const relaxedSimd = await supportsFeature('relaxedSimd');
     const threads = wanted > 1 && self.crossOriginIsolated && relaxedSimd;
-    const importScripts = await handOver(scriptOf(threads, relaxedSimd));
+    const script = scriptOf(threads, relaxedSimd);
+    // Its wasm compiles (from the browser's code cache after a first start) while its script
+    // is imported, rather than once the script runs; Emscripten's instantiateWasm hook takes
+    // it (synchronously, so that a failure rejects the load). Without it (a host that serves
+    // .wasm with another type), Emscripten fetches and compiles the wasm itself.
+    const compiled = WebAssembly.compileStreaming(fetch(script.replace(/\.js$/, '.wasm')));
+    const pool = await startThreads(script, threads ? navigator.hardwareConcurrency : 0);
+    const [importScripts, module] = await Promise.all([handOver(script, pool), compiled.catch(() => null)]);
     self.Module = { locateFile: (file) => WASM_DIR + file, print: logged, printErr: logged };
+    if (module) self.Module.instantiateWasm = (imports, receive) => receive(new WebAssembly.Instance(module, imports), module);
     self.importScripts = importScripts;
     try {
       await loadLiteRt(WASM_DIR, { threads });
     } finally {
+      pool.restore();
       delete self.importScripts;
       delete self.Module;
     }
