@@ -21,12 +21,9 @@ function scriptOf(threads, relaxedSimd) {
 }
 
 /** What stands in for importScripts() while LiteRT.js loads: `script`'s module factory, already
- *  imported, becomes the global it looks for. Its threads (classic workers) load the script
- *  itself, or a Blob of it when it is served from another origin (a CDN), as a worker's script
- *  must be of the page's origin. Any other script goes to the worker's own importScripts():
- *  Pyodide, booting meanwhile, tries it first and falls back to import() on the TypeError a
- *  module worker throws. `threads`: the threads started ahead (startThreads) are handed over
- *  too. */
+ *  imported, becomes the global it looks for, and its threads are `threads` (startThreads).
+ *  Any other script goes to the worker's own importScripts(): Pyodide, booting meanwhile,
+ *  tries it first and falls back to import() on the TypeError a module worker throws. */
 async function handOver(script, threads) {
   const own = self.importScripts;
   const factory = (await import(script.replace(/\.js$/, '.mjs'))).default;
@@ -38,10 +35,13 @@ async function handOver(script, threads) {
   };
 }
 
-/** The threads of `script`'s build, started now: Emscripten makes its pool (hardwareConcurrency
- *  classic workers) when its script runs, and LiteRT.js is ready only once each has loaded the
- *  script (270-340 ms on a busy start). Started ahead, they load it while the wasm compiles;
- *  handOut() then has Emscripten's `new Worker()` take them in turn until restore(). */
+/** `count` threads of `script`'s build, started now: Emscripten makes its pool
+ *  (hardwareConcurrency classic workers) when its script runs, and LiteRT.js is ready only once
+ *  each has loaded the script (270-340 ms on a busy start). Started ahead, they load it while
+ *  the wasm compiles; handOut() then has Emscripten's `new Worker()` take them in turn until
+ *  restore(). A thread loads the script itself, or a Blob of it when it is served from another
+ *  origin (a CDN), as a worker's script must be of the page's origin (`script` of the result:
+ *  what Emscripten gives any thread it starts later). */
 async function startThreads(script, count) {
   const sameOrigin = new URL(script).origin === self.location.origin;
   const threadScript = sameOrigin ? script : new Blob([await (await fetch(script)).text()], { type: 'text/javascript' });
@@ -86,13 +86,13 @@ function liteRt() {
     // is imported, rather than once the script runs; Emscripten's instantiateWasm hook takes
     // it (synchronously, so that a failure rejects the load). Without it (a host that serves
     // .wasm with another type), Emscripten fetches and compiles the wasm itself.
-    const compiled = WebAssembly.compileStreaming(fetch(script.replace(/\.js$/, '.wasm')));
+    const compiled = WebAssembly.compileStreaming(fetch(script.replace(/\.js$/, '.wasm'))).catch(() => null);
     const pool = await startThreads(script, threads ? navigator.hardwareConcurrency : 0);
-    const [importScripts, module] = await Promise.all([handOver(script, pool), compiled.catch(() => null)]);
-    self.Module = { locateFile: (file) => WASM_DIR + file, print: logged, printErr: logged };
-    if (module) self.Module.instantiateWasm = (imports, receive) => receive(new WebAssembly.Instance(module, imports), module);
-    self.importScripts = importScripts;
     try {
+      const [importScripts, module] = await Promise.all([handOver(script, pool), compiled]);
+      self.Module = { locateFile: (file) => WASM_DIR + file, print: logged, printErr: logged };
+      if (module) self.Module.instantiateWasm = (imports, receive) => receive(new WebAssembly.Instance(module, imports), module);
+      self.importScripts = importScripts;
       await loadLiteRt(WASM_DIR, { threads });
     } finally {
       pool.restore();
