@@ -9,7 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from .support import ROOT, browser_decoded, classify_js
+from .conftest import new_context
+from .support import ROOT, TEST_DOCUMENT, browser_decoded, classify_js
 
 sys.path.insert(0, str(ROOT / "tests"))
 from tflite_models import METADATA, Head, tiny_model, two_heads_model  # noqa: E402
@@ -78,6 +79,22 @@ def test_litert_runs_threaded_and_synchronously(api_page):
     assert engine["synchronous"] is True
     worker_urls = [worker.url for worker in api_page.workers]
     assert any(url.endswith("/litert/wasm/litert_wasm_threaded_internal.js") for url in worker_urls)
+
+
+def test_litert_takes_the_threads_started_ahead(browser, server):
+    """LiteRT.js's pool is the threads the adapter starts while its wasm compiles
+    (engines/litert.mjs): if Emscripten stopped taking them, it would start a pool of its own
+    and the worker would count twice as many."""
+    context = new_context(browser, server)
+    try:
+        page = context.new_page()
+        page.goto(server + TEST_DOCUMENT)
+        page.wait_for_function("() => window.testReady === true")
+        engine = classify_js(page, "efficientnet_lite0_int8.tflite", "chelsea.png")["engine"]
+        assert engine["threads"] > 1
+        assert engine["threadWorkers"] == page.evaluate("navigator.hardwareConcurrency")
+    finally:
+        context.close()
 
 
 def unknown_op_model() -> bytes:
