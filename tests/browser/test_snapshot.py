@@ -196,6 +196,34 @@ def test_later_starts_read_this_browsers_copy(browser, server, site):
         context.close()
 
 
+def test_a_part_left_of_a_copy_is_replaced(browser, server, site):
+    """A copy of this snapshot's heap without its files (a copy written halfway): the start
+    opens the heap's part early, fetches both, and lets the part go before it writes the copy
+    again, whole (an open sync access handle would lock the file against the write)."""
+    meta = json.loads((site / "pyodide" / "snapshot.json").read_text())
+    heap = f"snapshot-{meta['heap']['sha256']}.heap"
+    files = f"snapshot-{meta['files']['sha256']}.files"
+    context = new_context(browser, server)
+    try:
+        page = context.new_page()
+        page.goto(server + TEST_DOCUMENT)
+        page.evaluate(
+            """async (name) => {
+                const folder = await navigator.storage.getDirectory();
+                const writable = await (await folder.getFileHandle(name, {create: true})).createWritable();
+                await writable.write(new Uint8Array(8));
+                await writable.close();
+            }""",
+            heap,
+        )
+        _copies(page, [[heap, 8]])
+        fetched = _scores_on(page, server)
+        assert fetched["snapshot"] == {"used": True, "local": False, "note": ""}
+        _copies(page, sorted([[heap, meta["heap"]["bytes"]], [files, meta["files"]["bytes"]]]))
+    finally:
+        context.close()
+
+
 READS_WHILE_COLLECTED = r"""async () => {
     // In a worker (sync access handles exist only there), with the heap collected (young
     // objects, then all) in the task after each request for a sync access handle: the request
