@@ -22,12 +22,17 @@ export class SnapshotCopy {
   #names;
   #read = new Set(); // the parts read from this copy
   #handles = {}; // the parts' file handles, once opened
-  #opening; // each part's sync access handle asked for at construction, until read() takes it
+  #opening = {}; // each part's sync access handle asked for by open(), until read() takes it
 
-  /** The copy of the snapshot `meta` (snapshot.json) describes; both parts are opened now. */
+  /** The copy of the snapshot `meta` (snapshot.json) describes. */
   constructor(meta) {
     this.#names = { heap: `snapshot-${meta.heap.sha256}.heap`, files: `snapshot-${meta.files.sha256}.files` };
+  }
+
+  /** Asks for both parts' sync access handles now, for the reads to come; this copy. */
+  open() {
     this.#opening = { heap: this.#open('heap'), files: this.#open('files') };
+    return this;
   }
 
   /** A promise of `part`'s sync access handle (it locks the file until closed). */

@@ -315,7 +315,7 @@ export async function loadFromSnapshot(indexURL, stage = () => {}) {
   const copied = new Uint8Array(meta.files.bytes);
   const timing = performance.getEntriesByName(response.url)[0];
   const fresh = timing !== undefined && timing.transferSize > timing.encodedBodySize;
-  const local = fresh ? Promise.resolve(false) : copy.read('files', meta.files.bytes, [[copied, 0]]);
+  const local = fresh ? Promise.resolve(false) : copy.open().read('files', meta.files.bytes, [[copied, 0]]);
   const files = local.then((read) => (read ? copied : fetchBytes(`${indexURL}${meta.files.file}`, meta.files.bytes)));
   const fetchHeap = () => fetchBytes(`${indexURL}${meta.heap.file}`, meta.heap.bytes);
   const fetched = local.then((read) => (read ? null : fetchHeap()));

@@ -197,29 +197,27 @@ def test_later_starts_read_this_browsers_copy(browser, server, site):
 
 
 def test_a_part_left_of_a_copy_is_replaced(browser, server, site):
-    """A copy of this snapshot's heap without its files (a copy written halfway): the start
-    opens the heap's part early, fetches both, and lets the part go before it writes the copy
-    again, whole (an open sync access handle would lock the file against the write)."""
+    """A copy of this snapshot's heap without its files (a copy written halfway), at a later
+    start (snapshot.json revalidated, so the copy is looked for): the start opens both parts
+    early, fetches the snapshot as its files are missing, and lets the heap's part go before it
+    writes the copy again, whole (an open sync access handle would lock the file against the
+    write)."""
     meta = json.loads((site / "pyodide" / "snapshot.json").read_text())
     heap = f"snapshot-{meta['heap']['sha256']}.heap"
     files = f"snapshot-{meta['files']['sha256']}.files"
+    whole = sorted([[heap, meta["heap"]["bytes"]], [files, meta["files"]["bytes"]]])
     context = new_context(browser, server)
     try:
         page = context.new_page()
-        page.goto(server + TEST_DOCUMENT)
+        _scores_on(page, server)
+        _copies(page, whole)
         page.evaluate(
-            """async (name) => {
-                const folder = await navigator.storage.getDirectory();
-                const writable = await (await folder.getFileHandle(name, {create: true})).createWritable();
-                await writable.write(new Uint8Array(8));
-                await writable.close();
-            }""",
-            heap,
+            "async (name) => (await navigator.storage.getDirectory()).removeEntry(name)", files
         )
-        _copies(page, [[heap, 8]])
+        _copies(page, [[heap, meta["heap"]["bytes"]]])
         fetched = _scores_on(page, server)
         assert fetched["snapshot"] == {"used": True, "local": False, "note": ""}
-        _copies(page, sorted([[heap, meta["heap"]["bytes"]], [files, meta["files"]["bytes"]]]))
+        _copies(page, whole)
     finally:
         context.close()
 

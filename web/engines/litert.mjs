@@ -21,17 +21,17 @@ function scriptOf(threads, relaxedSimd) {
 }
 
 /** What stands in for importScripts() while LiteRT.js loads: `script`'s module factory, already
- *  imported, becomes the global it looks for, and its threads are `threads` (startThreads).
+ *  imported, becomes the global it looks for, and its threads are `pool`'s (startThreads).
  *  Any other script goes to the worker's own importScripts(): Pyodide, booting meanwhile,
  *  tries it first and falls back to import() on the TypeError a module worker throws. */
-async function handOver(script, threads) {
+async function handOver(script, pool) {
   const own = self.importScripts;
   const factory = (await import(script.replace(/\.js$/, '.mjs'))).default;
   return (url) => {
     if (url !== script) return own.call(self, url);
-    self.Module.mainScriptUrlOrBlob = threads.script;
+    self.Module.mainScriptUrlOrBlob = pool.script;
     self.ModuleFactory = factory;
-    threads.handOut();
+    pool.handOut();
   };
 }
 
