@@ -228,6 +228,8 @@ export declare interface RuntimeStatus {
   threadWorkers: number;
   /** WebAssembly JavaScript Promise Integration. */
   jspi: boolean;
+  /** Whether photos are sampled by warp.wasm (WebAssembly SIMD); else by numpy, more slowly. */
+  wasmWarp: boolean;
   /** The model formats the engines run: 'onnx', 'tflite'. */
   formats: string[];
   bootMs: { pyodide: number; packages: number; imports: number; total: number };

@@ -18,6 +18,7 @@ from image_classifier import (
     ImageProcessingOptions,
     RectF,
 )
+from image_classifier import postprocess
 from image_classifier.metadata import HeadMetadata, ModelMetadata
 from image_classifier.onnx_model import METADATA_KEY, read_onnx_metadata
 
@@ -237,3 +238,19 @@ def test_processing_option_errors(lite0, processing, message):
     with pytest.raises(ValueError) as error:
         lite0.classify(photo("chelsea.png"), processing)
     assert str(error.value) == message
+
+
+@pytest.mark.parametrize("count", [-1, 0, 1, 3, 5, 40, 999, 1000, 1001])
+def test_top_results_are_those_of_a_full_stable_sort(count):
+    """postprocess.ranked picks the top scores without sorting them all: the same positions
+    as a stable sort of the negated scores (ties in position order, NaN last), for scores
+    with many ties, NaN and infinities."""
+    rng = np.random.default_rng(7)
+    special = np.array([0.0, -0.0, 0.25, 0.5, 1.0, np.nan, np.inf, -np.inf], np.float32)
+    for share in [0.0, 0.01, 0.5, 0.99, 1.0]:  # of special values among random scores
+        scores = rng.random(1000, dtype=np.float32)
+        chosen = rng.random(1000) < share
+        scores[chosen] = rng.choice(special, int(chosen.sum()))
+        full = np.argsort(-scores, kind="stable")
+        expected = full if count < 0 else full[:count]
+        assert postprocess.ranked(scores, count).tolist() == expected.tolist()

@@ -328,7 +328,9 @@ def test_worker_api_dispatch_never_raises():
 def test_worker_api_frame_buffer_filled_in_the_rows_it_names():
     """What web/worker.mjs does with a frame: ask for a buffer, write only the rows named
     there (as stored: BGRA), classify it; the rest of the buffer is never read. The result is
-    the one of the whole image; a classify with no buffer filled is refused."""
+    the one of the whole image, again for the next frame of that size in the same buffer; a
+    classify with no buffer of its size (none asked for, another size, every classifier
+    closed) is refused."""
     import ctypes
 
     api = webapi.WorkerApi()
@@ -348,7 +350,17 @@ def test_worker_api_frame_buffer_filled_in_the_rows_it_names():
         ctypes.memmove(buffer["address"] + first * 1200 * 4, bgra[first:].ctypes.data, count * 1200 * 4)
     filled = {"filled": True, "width": 1200, "height": 800, "order": "BGRA"}
     assert api.dispatch("classify", [handle, filled])["value"]["result"] == whole
-    assert api.dispatch("classify", [handle, filled])["error"]["message"] == "No frame buffer was filled."
+    # The buffer stays the worker's for the next frame of that size: the same rows again.
+    assert api.dispatch("frameBuffer", [handle, 1200, 800])["value"] == buffer
+    assert api.dispatch("classify", [handle, filled])["value"]["result"] == whole
+    other = {**filled, "width": 800, "height": 1200}
+    refused = "No frame buffer of 800x1200 pixels was filled."
+    assert api.dispatch("classify", [handle, other])["error"]["message"] == refused
+    api.dispatch("close", [handle])
+    assert api.dispatch("classify", [handle, filled])["error"]["message"] == "The task is closed."
+    again = api.dispatch("create", [{"baseOptions": {"modelAssetPath": MODEL}}])["value"]["handle"]
+    message = "No frame buffer of 1200x800 pixels was filled."
+    assert api.dispatch("classify", [again, filled])["error"]["message"] == message
 
 
 def test_jpegs_go_to_the_browser_decoder_with_their_exif_orientation(tmp_path):

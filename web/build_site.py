@@ -11,11 +11,14 @@ time:
   against the sha256 in Pyodide's own ``pyodide-lock.json`` (the build fails when they differ);
 - the ``image_classifier`` package as a pure-Python wheel built from ``pyapp/``;
 - onnxruntime-web from npm (the WASM bundle; the WebGPU bundle is loaded only when asked for);
+- warp.wasm, the worker's sampling of pixels, assembled from web/warp.wat with wabt's wat2wasm
+  (npm);
 - the models of ``models/`` under ``/models/``.
 
 Site layout::
 
     index.html app.mjs image-classifier.mjs worker.mjs engines/ ...   (from web/)
+    warp.wasm  assembled from web/warp.wat
     icons/     icon-192.png icon-512.png maskable-512.png   (drawn from web/icon.svg)
     sw.js      web/sw.js with the version and sha256 of every file it stores offline
     precache.json   the same list (version, precache, lazy)
@@ -82,7 +85,8 @@ LITERT_WASM = [
 LITERT_FACTORY = "var ModuleFactory = "
 LITERT_EXPORT = "\nexport default ModuleFactory;\n"
 # web/ files that are build inputs, not site content.
-NOT_SITE = {"node_modules", "package.json", "package-lock.json", "__pycache__", "snapshot-maker.mjs"}
+NOT_SITE = {"node_modules", "package.json", "package-lock.json", "__pycache__", "snapshot-maker.mjs",
+            "warp.wat"}
 
 class BuildError(RuntimeError):
     pass
@@ -366,11 +370,36 @@ def _build_litert(site: Path) -> None:
             _write(out / "wasm" / f"{name[:-3]}.mjs", (script + LITERT_EXPORT).encode())
 
 
+# wabt's wat2wasm (npm), run by Node.js in web/: the WebAssembly text on stdin, the binary out.
+WAT2WASM = """
+const text = require('fs').readFileSync(0, 'utf8');
+require('wabt')().then((wabt) => {
+  const module = wabt.parseWat('warp.wat', text, { simd: true });
+  process.stdout.write(Buffer.from(module.toBinary({}).buffer));
+});
+"""
+
+
+def _build_warp(folder: Path) -> None:
+    """warp.wasm from web/warp.wat (the worker's sampling of pixels, warp.mjs)."""
+    _require(NODE_MODULES / "wabt", "run `python3 build.py setup` (npm ci in web/)")
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        raise BuildError("Node.js is missing: install it (Debian: apt-get install -y nodejs npm)")
+    done = subprocess.run([node, "-e", WAT2WASM], cwd=WEB, input=(WEB / "warp.wat").read_bytes(),
+                          capture_output=True)
+    if done.returncode or not done.stdout.startswith(b"\0asm"):
+        raise BuildError(f"wat2wasm failed on web/warp.wat: {done.stderr.decode(errors='replace')}")
+    _write(folder / "warp.wasm", done.stdout)
+
+
 def build_runtime(folder: Path, python: str = sys.executable) -> None:
-    """What the worker loads beside it: pyodide/, ort/, litert/ (the site's, the npm package's)."""
+    """What the worker loads beside it: pyodide/, ort/, litert/, warp.wasm (the site's, the npm
+    package's)."""
     _build_pyodide(folder, python)
     _build_ort(folder)
     _build_litert(folder)
+    _build_warp(folder)
 
 
 def _build_models(site: Path) -> None:

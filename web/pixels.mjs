@@ -78,30 +78,32 @@ export async function pixelsOf(source, bufferFor) {
 }
 
 /** Copies the runs of rows `rows` ([first, count, ...]) of an unrotated frame, as stored,
- *  into the width x height image at `address` of the memory `heap()` gives (Python's: read
- *  after the copies, as it may grow meanwhile), through one lent buffer. */
+ *  straight into the width x height image at `address` of the memory `heap()` gives
+ *  (Python's), and again should that memory grow before the copies end (a call into Python
+ *  meanwhile, e.g. a live frame handed over, detaches the memory they write to; Chromium
+ *  copies a frame in memory at the call, so its copies end before anything else runs). */
 async function copyRows(frame, { address, rows: wanted, heap }, width) {
   const rowBytes = width * 4;
   const rows = merged(wanted, rowBytes);
-  let count = 0;
-  for (let i = 1; i < rows.length; i += 2) count += rows[i];
-  const staging = lend(count * rowBytes);
   const { x, y } = frame.visibleRect;
-  const copies = [];
-  for (let i = 0, offset = 0; i < rows.length; offset += rows[i + 1] * rowBytes, i += 2) {
-    const rect = { x, y: y + rows[i], width, height: rows[i + 1] };
-    copies.push(frame.copyTo(staging.subarray(offset, offset + rows[i + 1] * rowBytes), { rect }));
+  for (;;) {
+    const memory = heap();
+    const copies = [];
+    for (let i = 0; i < rows.length; i += 2) {
+      const at = address + rows[i] * rowBytes;
+      const rect = { x, y: y + rows[i], width, height: rows[i + 1] };
+      copies.push(frame.copyTo(memory.subarray(at, at + rows[i + 1] * rowBytes), { rect }));
+    }
+    try {
+      await Promise.all(copies);
+    } catch (error) {
+      if (!memory.buffer.detached) throw error;
+    }
+    if (!memory.buffer.detached) return;
   }
-  await Promise.all(copies);
-  const memory = heap();
-  for (let i = 0, offset = 0; i < rows.length; offset += rows[i + 1] * rowBytes, i += 2) {
-    memory.set(staging.subarray(offset, offset + rows[i + 1] * rowBytes), address + rows[i] * rowBytes);
-  }
-  giveBack(staging);
 }
 
-// Runs of rows fewer bytes apart than this are copied as one: a copyTo call costs about what
-// copying 16 KB twice (into the lent buffer, then into Python's memory) does.
+// Runs of rows fewer bytes apart than this are copied as one copyTo call.
 const MERGE_BYTES = 16384;
 
 /** The runs [first, count, ...] with the gaps narrower than MERGE_BYTES filled. */

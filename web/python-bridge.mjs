@@ -41,15 +41,26 @@ export function toPython(pyodide, args) {
   return [pyArgs, () => [pyArgs, ...made].forEach((proxy) => proxy.destroy())];
 }
 
-/** An engine's feeds from Python's {name: {address, shape}}: C-ordered arrays in Python's
- *  `memory` (its wasm heap's ArrayBuffer), of the input's dtype, viewed here rather than lent
- *  by Python as buffer proxies. The views are made right before the run, which reads them
- *  before its first await (the adapter interface): nothing can grow that memory between. */
-export function heapFeeds(memory, feeds, inputs) {
-  return Object.fromEntries(
-    inputs.map(({ name, dtype }) => {
-      const { address, shape } = feeds[name];
-      return [name, { data: new TYPED_ARRAYS[dtype](memory, address, elementCount(shape)), shape }];
-    }),
+/** Runs an engine's `model` on Python's arrays: `addresses`, those of its inputs then its
+ *  outputs in the model's order (C-ordered, of the declared shapes and dtypes), in the memory
+ *  `heap()` gives (Pyodide's). The inputs are viewed there right before the run, which reads
+ *  them before its first await (the adapter interface); each output is copied there when it
+ *  comes, into the memory as it is then (a call into Python meanwhile may have grown it).
+ *  Returns nothing, or a promise when the engine gives one. */
+export function runOnHeap(model, heap, addresses) {
+  const { inputs, outputs } = model;
+  const feeds = Object.fromEntries(
+    inputs.map(({ name, dtype, shape }, i) => [name, { data: new TYPED_ARRAYS[dtype](heap().buffer, addresses[i], elementCount(shape)), shape }]),
   );
+  const store = (results) => {
+    outputs.forEach(({ name, shape }, i) => {
+      const { data } = results[name];
+      if (data.length !== elementCount(shape)) {
+        throw new Error(`output tensor ${name} has ${data.length} values, the model declares [${shape.join(', ')}].`);
+      }
+      heap().set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), addresses[inputs.length + i]);
+    });
+  };
+  const results = model.run(feeds);
+  return typeof results?.then === 'function' ? results.then(store) : store(results);
 }

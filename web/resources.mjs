@@ -28,6 +28,12 @@ WebAssembly.Memory = new Proxy(WebAssembly.Memory, {
   },
 });
 
+/** The WebAssembly memory made here whose buffer is `buffer` (Pyodide's heap: Emscripten
+ *  does not give its memory away), or null. */
+export function memoryOf(buffer) {
+  return memories.map((ref) => ref.deref()).find((memory) => memory?.buffer === buffer) ?? null;
+}
+
 // struct mallinfo (ten 32-bit words): uordblks, the bytes malloc has handed out and not had
 // back, is word 7.
 const MALLINFO = { words: 10, inUse: 7 };

@@ -2,7 +2,7 @@
 //
 // Every option, pre- and post-processing step runs in the Python package (the same code as on
 // CPython); only the warp's arithmetic on a frame's pixels is done here, on the plan Python
-// gives (warp.mjs, through preprocess.use_words_kernel). This file only boots the runtime
+// gives (warp.mjs: warp.wasm, through preprocess.use_words_kernel). This file only boots the runtime
 // (boot.mjs: from Pyodide's memory snapshot when the site has a valid one), starts the model
 // asked for meanwhile (engines/preload.mjs), turns images into bytes or pixels, and relays
 // requests from image-classifier.mjs to image_classifier.webapi.WorkerApi (python-bridge.mjs:
@@ -22,15 +22,15 @@
 // WorkerApi.run_pending (one request of the queue below) whenever a frame waits: that is
 // HostScheduling, the browser's stand-in for the thread CPython uses. No frame waits here.
 
-import { memoryReport, threadWorkers } from './resources.mjs'; // first: its hooks see the engines' workers
+import { memoryOf, memoryReport, threadWorkers } from './resources.mjs'; // first: its hooks see the engines' workers
 import { bootPython } from './boot.mjs';
-import { heapFeeds, toPython } from './python-bridge.mjs';
+import { runOnHeap, toPython } from './python-bridge.mjs';
 import * as litert from './engines/litert.mjs';
 import * as ort from './engines/ort.mjs';
 import { setThreadCount, threadCount } from './engines/backend.mjs';
 import { EnginePreload } from './engines/preload.mjs';
 import { giveBack, pixelsOf } from './pixels.mjs';
-import { warpWords } from './warp.mjs';
+import { warpKernel } from './warp.mjs';
 import { checkPixels, encodedSize } from './image-limits.mjs';
 import { engineFailure, watched } from './engine-failure.mjs';
 // What the modules above import, imported here too: the browser then fetches the whole graph
@@ -82,7 +82,7 @@ function timed(model) {
 }
 
 // Adapters wrapped to remember what the last model load ran on (backend, threads, note), to
-// take Python's feeds (heapFeeds), and to watch for crashes (engine-failure.mjs).
+// run on Python's arrays (runOnHeap), and to watch for crashes (engine-failure.mjs).
 const adapters = Object.fromEntries(
   Object.entries(ENGINES).map(([format, engine]) => [
     format,
@@ -93,7 +93,9 @@ const adapters = Object.fromEntries(
         const model = (await preload.take(format, bytes, delegate)) ?? (await watched(ENGINE_NAMES[format], () => engine.load(bytes, delegate)));
         lastEngineInfo = model.info;
         loads += 1;
-        return timed({ ...model, run: (feeds) => watched(ENGINE_NAMES[format], () => model.run(heapFeeds(python_.pyodide._module.HEAPU8.buffer, feeds, model.inputs))) });
+        const timedModel = timed(model);
+        const heap = () => python_.pyodide._module.HEAPU8;
+        return { ...model, run: (...addresses) => watched(ENGINE_NAMES[format], () => runOnHeap(timedModel, heap, addresses)) };
       },
     },
   ]),
@@ -165,12 +167,14 @@ const ready = (async () => {
   boot.snapshot = snapshot;
   progress('imports', 0.7, 'Importing the classifier…');
   const browser = pyodide.pyimport('image_classifier.engines.browser');
-  browser.install(adapters, modelBytes, (...args) => warpWords(pyodide._module, ...args));
+  const memory = memoryOf(pyodide._module.HEAPU8.buffer);
+  const warp = memory && (await warpKernel(memory));
+  browser.install(adapters, modelBytes, warp);
   const webapi = pyodide.pyimport('image_classifier.webapi');
   const api = webapi.WorkerApi(browser.load_model);
   boot.imports = performance.now();
   progress('ready', 0.8, 'Python is ready.');
-  return { pyodide, dispatch: api.dispatch };
+  return { pyodide, dispatch: api.dispatch, wasmWarp: Boolean(warp) };
 })();
 let python_ = null; // the resolved runtime, for the synchronous hand-over of live frames
 ready.then((runtime) => {
@@ -206,6 +210,13 @@ function dispatchNow(op, args) {
   }
 }
 
+/** WorkerApi.dispatch(op, args) for a request that runs the classifier `handle`'s model:
+ *  entered without JSPI when its engine runs synchronously (LiteRT.js on the CPU), as Python
+ *  then never waits for a promise (entering with JSPI costs about 0.1 ms a call). */
+function dispatchFor(handle, op, args) {
+  return engineOf.get(handle)?.synchronous ? dispatchNow(op, args) : dispatch(op, args);
+}
+
 function unwrap(reply) {
   if (reply.error) {
     throw Object.assign(new Error(reply.error.message), { pythonType: reply.error.name, decode: reply.error.decode });
@@ -226,13 +237,23 @@ async function imageArgument(image, bufferFor) {
 }
 
 /** A buffer in Python's memory for the pixels of a frame the classifier `handle` classifies
- *  next (WorkerApi.frame_buffer): {address, rows, heap}, or null to copy them as usual. */
+ *  next (WorkerApi.frame_buffer): {address, rows, heap}, or null to copy them as usual. The
+ *  buffer stays ours for frames of its size until Python is asked for another one, so the
+ *  last reply serves the next frame of the same classifier, size and processing options
+ *  without a call into Python (0.3-0.4 ms a photo); any other request forgets it, as a new
+ *  model or classifier may read other rows. */
+let lastFrameBuffer = null; // {key, buffer}
 function frameBuffer(handle, processing) {
   return (width, height) => {
     if (!python_) return null;
+    const key = JSON.stringify([handle, width, height, processing ?? null]);
+    if (lastFrameBuffer?.key === key) return lastFrameBuffer.buffer;
+    lastFrameBuffer = null;
     const reply = dispatchNow('frameBuffer', [handle, width, height, processing ?? null]);
     if (reply.error) return null; // the classify reports it
-    return { ...reply.value, heap: () => python_.pyodide._module.HEAPU8 };
+    const buffer = { ...reply.value, heap: () => python_.pyodide._module.HEAPU8 };
+    lastFrameBuffer = { key, buffer };
+    return buffer;
   };
 }
 
@@ -287,7 +308,7 @@ async function callGivingBack(call, argument) {
 async function classify({ handle, image, processing, timestampMs, decodeMs = 0 }) {
   const started = performance.now();
   const call = (argument) =>
-    dispatch('classify', [handle, argument, processing ?? null, timestampMs ?? null, decodeMs + performance.now() - started]);
+    dispatchFor(handle, 'classify', [handle, argument, processing ?? null, timestampMs ?? null, decodeMs + performance.now() - started]);
   const value = unwrap(await withBrowserDecoding(call, await imageArgument(image, frameBuffer(handle, processing))));
   value.timings.engine = lastRunMs;
   return value;
@@ -336,7 +357,7 @@ function schedulePump(handle) {
   enqueue(async () => {
     await nextTurn();
     pumpScheduled.delete(handle); // frames handed over from now on need the next run
-    const reply = await dispatch('runPending', [handle]);
+    const reply = await dispatchFor(handle, 'runPending', [handle]);
     if (reply.error) return; // the classifier was closed or replaced meanwhile
     postLive(handle, reply.value);
     if (reply.value.pending) schedulePump(handle);
@@ -414,13 +435,14 @@ function memory() {
 const OPS = {
   async status({ numThreads }) {
     if (numThreads) setThreadCount(numThreads); // before a prefetch starts an engine
-    await ready;
+    const { wasmWarp } = await ready;
     return {
       crossOriginIsolated: self.crossOriginIsolated,
       hardwareConcurrency: self.navigator.hardwareConcurrency,
       threads: threadCount(),
       threadWorkers: threadWorkers(),
       jspi: typeof WebAssembly.Suspending === 'function',
+      wasmWarp,
       formats: Object.keys(ENGINES),
       modelPreload: preload.outcome,
       // When each stage of the boot ended (ms after the worker started); `total` is Python ready.
@@ -516,6 +538,7 @@ self.onmessage = ({ data }) => {
   }
   enqueue(() =>
     reply(data, () => {
+      if (data.op !== 'classify') lastFrameBuffer = null;
       const op = OPS[data.op];
       if (!op) throw new Error(`Unknown request ${data.op}.`);
       return op(data);

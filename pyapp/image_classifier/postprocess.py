@@ -199,6 +199,24 @@ def dequantize(values: np.ndarray, quantization: tuple[float, int]) -> np.ndarra
     return values.astype(np.float32, copy=False)
 
 
+def ranked(scores: np.ndarray, count: int) -> np.ndarray:
+    """The positions of the ``count`` highest ``scores`` (all of them when ``count`` < 0), by
+    descending score, ties in ascending position, NaN last: what a stable sort of the negated
+    scores gives, without sorting them all when a few are asked for (a photo's top 5 of 1000:
+    the full sort was most of its post-processing)."""
+    keys = -scores
+    if 0 < count < keys.size:
+        # The count-th smallest key; NaN sorts last here as in argsort. Every key at or below it
+        # (ties included) is kept, in position order, so the stable sort below sees them as
+        # the full one would.
+        last = np.partition(keys, count - 1)[count - 1]
+        if not np.isnan(last):
+            kept = np.flatnonzero(keys <= last)
+            return kept[np.argsort(keys[kept], kind="stable")][:count]
+    order = np.argsort(keys, kind="stable")
+    return order if count < 0 else order[:count]
+
+
 def classify_head(plan: HeadPlan, output: np.ndarray) -> Classifications:
     """The Classifications of one head from its raw output tensor."""
     scores = dequantize(output.reshape(-1), plan.quantization)
@@ -207,9 +225,7 @@ def classify_head(plan: HeadPlan, output: np.ndarray) -> Classifications:
     candidates = np.arange(scores.size) if plan.keep is None else np.flatnonzero(plan.keep)
     if plan.score_threshold is not None:
         candidates = candidates[scores[candidates] >= plan.score_threshold]
-    order = candidates[np.argsort(-scores[candidates], kind="stable")]
-    if plan.max_results >= 0:
-        order = order[: plan.max_results]
+    order = candidates[ranked(scores[candidates], plan.max_results)]
     return Classifications(
         categories=[
             Category(

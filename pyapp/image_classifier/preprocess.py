@@ -16,7 +16,7 @@ Speed of the numpy warp, measured on CPython and in Pyodide by bench/preprocess.
 with 1-D indices and blends per channel plane, and where the map is axis-aligned (MediaPipe's
 are, up to float rounding) it proves that and computes coordinates per axis instead of per
 pixel. A host may install a kernel that does the sampling of 4-byte pixels on such a map in
-one pass (``use_words_kernel``: the browser's worker does, in JavaScript); the plan stays here.
+one pass (``use_words_kernel``: the browser's worker does, in WebAssembly); the plan stays here.
 """
 
 from __future__ import annotations
@@ -454,7 +454,7 @@ def use_words_kernel(kernel) -> None:
     """Installs ``kernel(table, channel_bytes, plan, values, planes)`` (None uninstalls it):
     ``input_tensor``'s sampling of 4-byte pixels on an axis-aligned map, for a host where
     numpy's many passes over temporaries cost most of a photo (Pyodide: engines/browser.py
-    installs the worker's JavaScript loop). ``table``: the pixels as aligned uint32 words;
+    installs the worker's WebAssembly kernel). ``table``: the pixels as aligned uint32 words;
     ``plan``: ``_axis_plan``'s two taps per output row and two per output column (int32
     word offsets and weights). It must write into each of ``planes`` (an output channel: a
     2-D view of the float32 or uint8 tensor) what ``warp`` and the normalization give: at

@@ -373,28 +373,36 @@ class WorkerApi:
         self._load_model = load_model
         self._classifiers: dict[int, WebClassifier] = {}
         self._next_handle = 1
-        self._frame: Optional[np.ndarray] = None  # of frame_buffer, until a classify takes it
+        self._frame: Optional[np.ndarray] = None  # of frame_buffer: the worker's to fill
 
     def frame_buffer(self, handle: int, width: Any, height: Any, processing: Any = None) -> dict:
         """A buffer in Python's memory for the pixels (four bytes each) of a width x height
         frame, which the worker writes there itself and then classifies as ``{"filled": True,
         width, height, order}``: its ``address``, and the ``rows`` classify reads (runs of
         ``rows_read``), the only ones the worker copies (at 1920x1280, 448 of 1280). Pixels
-        written into Python's memory are not copied again on the way in."""
+        written into Python's memory are not copied again on the way in.
+
+        The buffer stays the worker's for every frame of that size until it asks for another
+        size or the last classifier closes (one buffer at a time): the worker may keep the
+        reply and fill the same rows again, with no call into Python for the next frame of
+        the same classifier, size and processing options."""
         classifier = self._get(handle)
         width, height = integer("width", width), integer("height", height)
         check_pixels(width, height)
-        self._frame = np.empty(width * height * 4, np.uint8)
+        if self._frame is None or self._frame.shape != (height, width * 4):
+            self._frame = None  # freed before the next one is allocated
+            self._frame = np.empty((height, width * 4), np.uint8)
         return {"address": self._frame.__array_interface__["data"][0],
                 "rows": classifier.rows_read(width, height, processing)}
 
     def _filled_frame(self, image: Mapping) -> Image:
-        """The image of the buffer of ``frame_buffer``, filled by the worker (taken once)."""
-        frame, self._frame = self._frame, None
-        if frame is None:
-            raise ValueError("No frame buffer was filled.")
-        return image_from_rgba(frame, integer("width", image["width"]),
-                               integer("height", image["height"]), image.get("order") or "RGBA")
+        """The image of the buffer of ``frame_buffer``, filled by the worker. Classifying it
+        keeps no reference to it (IMAGE and VIDEO modes: a live frame never comes this way),
+        so the next frame may be written there."""
+        width, height = integer("width", image["width"]), integer("height", image["height"])
+        if self._frame is None or self._frame.shape != (height, width * 4):
+            raise ValueError(f"No frame buffer of {width}x{height} pixels was filled.")
+        return image_from_rgba(self._frame, width, height, image.get("order") or "RGBA")
 
     def create(self, options: Mapping) -> dict:
         classifier = WebClassifier(options, self._load_model)
@@ -461,6 +469,8 @@ class WorkerApi:
         if classifier is None:
             return {"results": [], "stats": None}
         results = classifier.close()
+        if not self._classifiers:
+            self._frame = None
         return {"results": results, "stats": classifier.live_stream_stats}
 
     def _get(self, handle: int) -> WebClassifier:

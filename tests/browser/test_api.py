@@ -53,6 +53,7 @@ def test_runtime_is_cross_origin_isolated_with_threads(api_page):
     print("runtime status:", status)
     assert status["crossOriginIsolated"] is True
     assert status["jspi"] is True
+    assert status["wasmWarp"] is True  # warp.wasm samples the photos, not numpy
     assert status["threads"] == min(4, status["hardwareConcurrency"]) > 1
     engine = classify_js(api_page, LITE0, "chelsea.png")["engine"]
     assert engine["engine"] == "onnxruntime-web" and engine["backend"] == "wasm"

@@ -1,6 +1,6 @@
-"""The worker's JavaScript sampling of 4-byte pixels (web/warp.mjs, installed through
-``preprocess.use_words_kernel``) against the numpy warp, in Pyodide: the same tensors, bit for
-bit, for every layout and geometry a frame can bring (RGBA and BGRA words, rows with padding,
+"""The worker's WebAssembly sampling of 4-byte pixels (web/warp.wat, loaded by web/warp.mjs on
+Pyodide's memory and installed through ``preprocess.use_words_kernel``) against the numpy warp,
+in Pyodide: the same tensors, bit for bit, for every layout and geometry a frame can bring (RGBA and BGRA words, rows with padding,
 regions, every rotation, upscales and downscales, NHWC and NCHW, float32 and uint8 models);
 the maps that are not axis-aligned go to numpy."""
 
@@ -37,11 +37,11 @@ scale_offset = preprocess.input_normalization(np.float32, Normalization((127.0,)
 models = [({"shape": [1, 224, 224, 3], "dtype": np.float32}, "NHWC", scale_offset),
           ({"shape": [1, 3, 260, 200], "dtype": np.float32}, "NCHW", scale_offset),
           ({"shape": [1, 224, 224, 3], "dtype": np.uint8}, "NHWC", None)]
-javascript = browser.words_kernel(warp_words)
+wasm = browser.words_kernel(warp_words)
 calls = []
 def kernel(*args):
     calls.append(1)
-    javascript(*args)
+    wasm(*args)
 cases, axis_aligned, different = 0, 0, []
 for (name, pixels), region, rotation, (details, layout, normalization) in itertools.product(
         frames(), regions, [0, 90, 180, 270], models):
@@ -57,23 +57,25 @@ for (name, pixels), region, rotation, (details, layout, normalization) in iterto
     axis_aligned += preprocess._axis_coordinates(matrix, out_width, out_height) is not None
     if got.dtype != want.dtype or not np.array_equal(got, want):
         different.append(f"{name} {region} {rotation} {layout} {details['dtype'].__name__}")
-json.dumps({"cases": cases, "axis_aligned": axis_aligned, "javascript": len(calls),
+json.dumps({"cases": cases, "axis_aligned": axis_aligned, "wasm": len(calls),
             "different": different[:5]})
 """
 
 
-def test_javascript_sampling_equals_the_numpy_warp(browser, server):
+def test_wasm_sampling_equals_the_numpy_warp(browser, server):
     context = new_context(browser, server)
     try:
         page = context.new_page()
         page.goto(server + TEST_DOCUMENT)
         outcome = page.evaluate(
             """async (probe) => {
+                // First: its hook sees Pyodide's memory being made.
+                const { memoryOf } = await import('/resources.mjs');
                 const { loadFromSnapshot } = await import('/snapshot.mjs');
-                const { warpWords } = await import('/warp.mjs');
+                const { warpKernel } = await import('/warp.mjs');
                 const { pyodide } = await loadFromSnapshot(location.origin + '/pyodide/');
-                const globals = pyodide.toPy({
-                    warp_words: (...args) => warpWords(pyodide._module, ...args) });
+                const warp = await warpKernel(memoryOf(pyodide._module.HEAPU8.buffer));
+                const globals = pyodide.toPy({ warp_words: warp });
                 return pyodide.runPython(probe, { globals });
             }""",
             PROBE,
@@ -82,6 +84,6 @@ def test_javascript_sampling_equals_the_numpy_warp(browser, server):
         context.close()
     outcome = json.loads(outcome)
     assert outcome["cases"] == 4 * 3 * 5 * 4 * 3
-    # Every axis-aligned map took the JavaScript path, and only those.
-    assert 0.9 * outcome["cases"] < outcome["javascript"] == outcome["axis_aligned"] < outcome["cases"]
+    # Every axis-aligned map took the WebAssembly path, and only those.
+    assert 0.9 * outcome["cases"] < outcome["wasm"] == outcome["axis_aligned"] < outcome["cases"]
     assert outcome["different"] == []

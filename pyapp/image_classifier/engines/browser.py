@@ -5,14 +5,15 @@ Pyodide, by the worker, which calls ``install`` with its JS engine adapters (``w
 onnxruntime-web for 'onnx', LiteRT.js for 'tflite'). Each adapter has the same shape
 (documented in ``web/engines/ort.mjs``), so one class serves them all.
 
-Tensors cross without copies on the Python side: inputs are handed to JS as the addresses of
-the numpy arrays in Pyodide's memory, which the worker views (a view lent by ``getBuffer``
-would keep a few bytes of Python's memory for good in Pyodide 0.27: over a live stream's
-thousands of runs, megabytes); outputs are copied once from the engine's JS array into a
-numpy array. ``invoke`` is synchronous: an engine that runs synchronously (LiteRT.js on the
-CPU) returns its outputs at once, and one that gives a promise (onnxruntime-web, WebGPU) is
-waited for through ``pyodide.ffi.run_sync``: the worker enters Python with ``callPromising``,
-so JSPI can suspend Python while the engine works.
+Tensors cross as numbers: ``invoke`` hands the worker the addresses in Pyodide's memory of
+the input arrays and of fresh output arrays (plain integers, which need no conversion; a view
+lent by ``getBuffer`` would also keep a few bytes of Python's memory for good in Pyodide 0.27:
+over a live stream's thousands of runs, megabytes). The worker views the inputs there and
+copies each output there once (web/python-bridge.mjs, ``runOnHeap``). ``invoke`` is
+synchronous: an engine that runs synchronously (LiteRT.js on the CPU) has written the outputs
+when its run returns, and one that gives a promise (onnxruntime-web, WebGPU) is waited for
+through ``pyodide.ffi.run_sync``: the worker enters Python with ``callPromising``, so JSPI can
+suspend Python while the engine works.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import inspect
 
 import js  # type: ignore[import-not-found]
 import numpy as np
-from pyodide.ffi import JsException, JsProxy, create_proxy, run_sync, to_js  # type: ignore[import-not-found]
+from pyodide.ffi import JsException, JsProxy, create_proxy, run_sync  # type: ignore[import-not-found]
 
 from .. import preprocess, tflite
 from . import register
@@ -42,10 +43,6 @@ def tflite_layout(model: bytes) -> _Layout:
         [(names[d["index"]], d["quantization"]) for d in inputs],
         [(names[d["index"]], d["quantization"]) for d in outputs],
     )
-
-
-def _to_js(value):
-    return to_js(value, dict_converter=js.Object.fromEntries)
 
 
 def _js_copy(data: bytes) -> JsProxy:
@@ -90,7 +87,10 @@ class JsEngineInterpreter:
         inputs, outputs = layout or (None, None)
         self._inputs = self._details(self._model.inputs, 0, inputs)
         self._outputs = self._details(self._model.outputs, len(self._inputs), outputs)
-        self._feeds: dict[str, np.ndarray] = {}
+        # The adapter's order, in which the worker takes the tensors' addresses.
+        by_name = {d["name"]: d for d in [*self._inputs, *self._outputs]}
+        self._run_order = [by_name[t.name]["index"] for t in [*self._model.inputs, *self._model.outputs]]
+        self._feeds: dict[int, np.ndarray] = {}
         self._results: list[np.ndarray] = []
 
     @staticmethod
@@ -128,26 +128,25 @@ class JsEngineInterpreter:
 
     def set_tensor(self, tensor_index: int, value: np.ndarray) -> None:
         details = self._inputs[tensor_index]
-        self._feeds[details["name"]] = np.ascontiguousarray(value, dtype=details["dtype"])
+        if tuple(value.shape) != tuple(details["shape"]):
+            raise ValueError(
+                f"Cannot set tensor: got shape {list(value.shape)}, expected "
+                f"{details['shape'].tolist()} for input {tensor_index}."
+            )
+        self._feeds[tensor_index] = np.ascontiguousarray(value, dtype=details["dtype"])
 
     def invoke(self) -> None:
-        # The arrays stay in self._feeds (alive) while the engine reads them.
-        feeds = {
-            name: {"address": _address(array), "shape": list(array.shape)}
-            for name, array in self._feeds.items()
-        }
+        # Fresh outputs (get_tensor's arrays are the caller's); every array stays referenced
+        # here while the engine reads or writes it.
+        outputs = [np.empty(d["shape"], d["dtype"]) for d in self._outputs]
+        arrays = {**self._feeds, **{d["index"]: a for d, a in zip(self._outputs, outputs)}}
+        addresses = [_address(arrays[index]) for index in self._run_order]
         try:
-            results = self._model.run(_to_js(feeds))  # the outputs, or a promise (a future here)
-            if inspect.isawaitable(results):
-                results = run_sync(results)
+            done = self._model.run(*addresses)
+            if inspect.isawaitable(done):  # a promise (a future here)
+                run_sync(done)
         except JsException as error:
             raise RuntimeError(f"Inference failed: {error.message}") from None
-        outputs = []
-        for details in self._outputs:
-            result = getattr(results, details["name"])
-            array = np.empty(list(result.shape), dtype=details["dtype"])
-            result.data.assign_to(array)
-            outputs.append(array)
         self._results = outputs
 
     def get_tensor(self, tensor_index: int) -> np.ndarray:
@@ -169,9 +168,9 @@ def _address(array: np.ndarray) -> int:
 
 
 def words_kernel(warp_words: JsProxy):
-    """``preprocess.use_words_kernel``'s kernel as the worker's JavaScript loop
-    (``warpWords`` of web/warp.mjs, bound to Pyodide's module): it gets numbers only, the
-    arrays' addresses in Pyodide's memory among them (no conversion on the way)."""
+    """``preprocess.use_words_kernel``'s kernel as the worker's WebAssembly function
+    (``warp`` of web/warp.wat, on Pyodide's memory): it gets numbers only, the arrays'
+    addresses in Pyodide's memory among them (no conversion on the way)."""
 
     def kernel(table, channel_bytes, plan, values, planes) -> None:
         rows, columns = plan
@@ -187,13 +186,13 @@ def words_kernel(warp_words: JsProxy):
     return kernel
 
 
-def install(adapters: JsProxy, fetch_model: JsProxy, warp_words: JsProxy) -> None:
+def install(adapters: JsProxy, fetch_model: JsProxy, warp_words: JsProxy | None) -> None:
     """Registers each JS engine adapter (``{format: adapter}``) as the engine of its format;
     ``fetch_model(url)`` (a JS function returning a Promise of a Uint8Array) reads models;
-    ``warp_words`` samples 4-byte pixels (``words_kernel``)."""
+    ``warp_words`` samples 4-byte pixels (``words_kernel``; None: numpy does)."""
     global _fetch_model
     _fetch_model = fetch_model
-    preprocess.use_words_kernel(words_kernel(warp_words))
+    preprocess.use_words_kernel(words_kernel(warp_words) if warp_words else None)
     for model_format in js.Object.keys(adapters):
         adapter = getattr(adapters, model_format)
 
