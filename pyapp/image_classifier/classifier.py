@@ -64,6 +64,8 @@ class ImageClassifier(VisionTask):
             self._input = self._interpreter.get_input_details()[0]
             self._outputs = self._interpreter.get_output_details()
             check_engine_outputs(self._outputs)
+            # Each output's number of values, worked out once (numpy's prod is slow in wasm).
+            self._output_sizes = [int(np.prod(d["shape"])) for d in self._outputs]
             self._input_normalization = preprocess.input_normalization(
                 self._input["dtype"], self._metadata.input.normalization
             )
@@ -258,8 +260,8 @@ class ImageClassifier(VisionTask):
             self._interpreter.set_tensor(self._input["index"], tensor)
             self._interpreter.invoke()
             outputs = [self._interpreter.get_tensor(d["index"]) for d in self._outputs]  # fresh arrays
-        for details, output in zip(self._outputs, outputs):
-            if output.size != int(np.prod(details["shape"])):  # a graph that resized it
+        for details, output, size in zip(self._outputs, outputs, self._output_sizes):
+            if output.size != size:  # a graph that resized it
                 raise RuntimeError(
                     f"Inference failed: output tensor {details['name']} has {output.size} "
                     f"values, the model declares {details['shape'].tolist()}."

@@ -193,7 +193,7 @@ def _check_output_types(output_details: Sequence[TensorDetails]) -> None:
 
 def dequantize(values: np.ndarray, quantization: tuple[float, int]) -> np.ndarray:
     """scale * (q - zero_point) for integer outputs; float outputs pass unchanged."""
-    if np.issubdtype(values.dtype, np.integer):
+    if values.dtype.kind in "iu":  # integers (np.issubdtype's answer, without its cost)
         scale, zero_point = quantization
         return (scale * (values.astype(np.float32) - zero_point)).astype(np.float32)
     return values.astype(np.float32, copy=False)
@@ -222,20 +222,24 @@ def classify_head(plan: HeadPlan, output: np.ndarray) -> Classifications:
     scores = dequantize(output.reshape(-1), plan.quantization)
     if plan.calibration is not None:
         scores = plan.calibration.apply(scores)
-    candidates = np.arange(scores.size) if plan.keep is None else np.flatnonzero(plan.keep)
-    if plan.score_threshold is not None:
-        candidates = candidates[scores[candidates] >= plan.score_threshold]
-    order = candidates[ranked(scores[candidates], plan.max_results)]
+    if plan.keep is None and plan.score_threshold is None:
+        order = ranked(scores, plan.max_results)  # every category is a candidate
+    else:
+        candidates = np.arange(scores.size) if plan.keep is None else np.flatnonzero(plan.keep)
+        if plan.score_threshold is not None:
+            candidates = candidates[scores[candidates] >= plan.score_threshold]
+        order = candidates[ranked(scores[candidates], plan.max_results)]
+    # Python ints and floats (float32's values) in one call each: numpy scalars cost more.
     return Classifications(
         categories=[
             Category(
-                index=int(i),
-                score=float(scores[i]),
+                index=i,
+                score=score,
                 # None when the locale has no display names, as MediaPipe's Python API.
                 display_name=plan.display_names[i] if plan.display_names else None,
                 category_name=plan.category_names[i] if plan.category_names else "",
             )
-            for i in order
+            for i, score in zip(order.tolist(), scores[order].tolist())
         ],
         head_index=plan.head_index,
         head_name=plan.head_name,

@@ -172,13 +172,18 @@ def words_kernel(warp_words: JsProxy):
     (``warp`` of web/warp.wat, on Pyodide's memory): it gets numbers only, the arrays'
     addresses in Pyodide's memory among them (no conversion on the way)."""
 
+    last: list = [None, ()]  # a plan and its arguments (kept: its arrays' addresses stay valid)
+
     def kernel(table, channel_bytes, plan, values, planes) -> None:
-        rows, columns = plan
+        if last[0] is not plan:  # a plan serves many frames: its 8 addresses are worked out once
+            rows, columns = plan
+            last[:] = plan, (
+                *(_address(array) for tap in rows for array in tap), rows[0][0].size,
+                *(_address(array) for tap in columns for array in tap), columns[0][0].size,
+            )
         step, item = planes[0].strides[1], planes[0].itemsize
         warp_words(
-            _address(table), *channel_bytes,
-            *(_address(array) for tap in rows for array in tap), rows[0][0].size,
-            *(_address(array) for tap in columns for array in tap), columns[0][0].size,
+            _address(table), *channel_bytes, *last[1],
             0 if values is None else _address(values),
             *(_address(plane) for plane in planes), step // item,
         )
