@@ -226,6 +226,46 @@ def test_a_bitmap_read_only_in_the_rows_the_warp_reads(api_page, processing):
     same_result(bitmap, cpython_result(model, "grace_hopper.jpg", {"maxResults": -1}, processing))
 
 
+def test_bitmaps_of_one_size_in_turn_each_give_their_own_scores(api_page):
+    """The worker keeps Python's frame buffer and the rows it names for the next frame of the
+    same classifier, size and options (no call into Python): every frame still brings its
+    own pixels. Three photos drawn at one size, as bitmaps in turn (and again after a change
+    of options, and of model, which read other rows), give the scores of the same pixels as
+    PNG files."""
+    out = api_page.evaluate(
+        """async () => {
+            const classifier = await ImageClassifier.createFromOptions(
+                {baseOptions: {modelAssetPath: '/models/efficientnet_lite0_fp32.tflite'}, maxResults: -1});
+            const photos = [];
+            for (const name of ['grace_hopper.jpg', 'coffee.png', 'chelsea.png']) {
+              const canvas = new OffscreenCanvas(480, 360);
+              canvas.getContext('2d').drawImage(await imageAs(name, 'ImageBitmap'), 0, 0, 480, 360);
+              photos.push(canvas);
+            }
+            const run = async (processing) => {
+              const out = [];
+              for (const canvas of [...photos, photos[0]]) {
+                const bitmap = await createImageBitmap(canvas, {premultiplyAlpha: 'none', colorSpaceConversion: 'none'});
+                const png = await canvas.convertToBlob({type: 'image/png'});
+                out.push([await classifier.classify(bitmap, processing), await classifier.classify(png, processing)]);
+              }
+              return out;
+            };
+            const region = {regionOfInterest: {left: 0.1, top: 0.0, right: 0.9, bottom: 0.5}};
+            const out = [...await run(undefined), ...await run(region)];
+            await classifier.setOptions({baseOptions: {modelAssetPath: '/models/efficientnet_lite2_fp32.tflite'}});
+            out.push(...await run(region));
+            await classifier.close();
+            return out;
+        }"""
+    )
+    assert len(out) == 12
+    for bitmap, png in out:
+        assert bitmap == png
+    tops = [categories(bitmap)[0]["categoryName"] for bitmap, _ in out[:3]]
+    assert len(set(tops)) == 3, tops  # three photos, three results
+
+
 @pytest.mark.parametrize("model", ["efficientnet_lite0_int8.tflite", LITE0])
 def test_timings_give_the_engines_own_run(api_page, model):
     """Besides the stages, lastTimingsMs has the engine's run alone (timed in the worker
