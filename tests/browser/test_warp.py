@@ -1,8 +1,8 @@
 """The worker's WebAssembly sampling of 4-byte pixels (web/warp.wat, loaded by web/warp.mjs on
 Pyodide's memory and installed through ``preprocess.use_words_kernel``) against the numpy warp,
-in Pyodide: the same tensors, bit for bit, for every layout and geometry a frame can bring (RGBA and BGRA words, rows with padding,
-regions, every rotation, upscales and downscales, NHWC and NCHW, float32 and uint8 models);
-the maps that are not axis-aligned go to numpy."""
+in Pyodide: the same tensors, bit for bit, for every layout and geometry a frame can bring
+(RGBA and BGRA words, rows with padding, regions, every rotation, upscales and downscales,
+NHWC and NCHW, float32 and uint8 models); the maps that are not axis-aligned go to numpy."""
 
 from __future__ import annotations
 

@@ -89,7 +89,9 @@ class JsEngineInterpreter:
         self._outputs = self._details(self._model.outputs, len(self._inputs), outputs)
         # The adapter's order, in which the worker takes the tensors' addresses.
         by_name = {d["name"]: d for d in [*self._inputs, *self._outputs]}
-        self._run_order = [by_name[t.name]["index"] for t in [*self._model.inputs, *self._model.outputs]]
+        self._run_order = [
+            by_name[tensor.name]["index"] for tensor in [*self._model.inputs, *self._model.outputs]
+        ]
         self._feeds: dict[int, np.ndarray] = {}
         self._results: list[np.ndarray] = []
 
