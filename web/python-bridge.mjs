@@ -1,16 +1,55 @@
-// What crosses between the worker and Python besides plain data, without Pyodide's proxies and
-// conversions of typed arrays: in Pyodide 0.27 each of those keeps a few bytes of Python's
-// memory for good (a Buffer object; fixed upstream in pyodide#6293), which a live stream, a
-// call per frame, adds up to megabytes.
+// The worker's calls into Python (image_classifier.webapi.WorkerApi.dispatch), and what crosses
+// between them besides plain data, without Pyodide's proxies and conversions of typed arrays:
+// in Pyodide 0.27 each of those keeps a few bytes of Python's memory for good (a Buffer
+// object; fixed upstream in pyodide#6293), which a live stream, a call per frame, adds up to
+// megabytes.
 
 import { elementCount, TYPED_ARRAYS } from './engines/backend.mjs';
 
 let pyBytearray = null; // Python's bytearray type, as a PyProxy kept for the worker's life
 
+/** WorkerApi.dispatch(op, args): the arguments converted (toPython) and the reply, {value} |
+ *  {error} | {decodeInBrowser}, converted back, every proxy made on the way destroyed. */
+export class PythonApi {
+  #pyodide;
+  #dispatch;
+
+  constructor(pyodide, dispatch) {
+    this.#pyodide = pyodide;
+    this.#dispatch = dispatch;
+  }
+
+  /** Entered with JSPI: Python may wait for an engine's promise (run_sync). */
+  async call(op, args) {
+    const [pyArgs, release] = toPython(this.#pyodide, args);
+    try {
+      return replyOf(await this.#dispatch.callPromising(op, pyArgs));
+    } finally {
+      release();
+    }
+  }
+
+  /** Entered synchronously (no JSPI): for what never waits for an engine. */
+  callNow(op, args) {
+    const [pyArgs, release] = toPython(this.#pyodide, args);
+    try {
+      return replyOf(this.#dispatch(op, pyArgs));
+    } finally {
+      release();
+    }
+  }
+}
+
+function replyOf(proxy) {
+  const reply = proxy.toJs({ dict_converter: Object.fromEntries });
+  proxy.destroy();
+  return reply;
+}
+
 /** `args` as Python gets them (pyodide.toPy), but with every typed array in them (an image's
  *  bytes, a model's) copied into a Python bytearray first, not converted by toPy. Returns the
  *  arguments' PyProxy and a function that destroys what was made. */
-export function toPython(pyodide, args) {
+function toPython(pyodide, args) {
   if (!pyBytearray) {
     const builtins = pyodide.pyimport('builtins');
     pyBytearray = builtins.bytearray.copy();

@@ -2,11 +2,11 @@
 //
 // Every option, pre- and post-processing step runs in the Python package (the same code as on
 // CPython); only the warp's arithmetic on a frame's pixels is done here, on the plan Python
-// gives (warp.mjs: warp.wasm, through preprocess.use_words_kernel). This file only boots the runtime
-// (boot.mjs: from Pyodide's memory snapshot when the site has a valid one), starts the model
-// asked for meanwhile (engines/preload.mjs), turns images into bytes or pixels, and relays
-// requests from image-classifier.mjs to image_classifier.webapi.WorkerApi (python-bridge.mjs:
-// what crosses besides plain data).
+// gives (warp.mjs: warp.wasm, through preprocess.use_words_kernel). This file only boots the
+// runtime (boot.mjs: from Pyodide's memory snapshot when the site has a valid one), starts the
+// model asked for meanwhile (engines/preload.mjs), turns images into bytes or pixels, and
+// relays requests from image-classifier.mjs to image_classifier.webapi.WorkerApi
+// (python-bridge.mjs: the calls, and what crosses besides plain data).
 //
 // Messages in:  {id, op: 'status' | 'create' | 'setOptions' | 'classify' | 'close', ...}
 //               {id, op: 'classifyAsync' | 'stream' | 'stopStream', ...}   (LIVE_STREAM; 'stream'
@@ -16,15 +16,11 @@
 //               {type: 'live', handle, results: [{result, timings, sentAt}], stats}
 //               {type: 'streamEnded', handle, streamId, reason: 'ended' | 'stopped' | 'error', message}
 //
-// LIVE_STREAM: frames are handed over to Python at once (WorkerApi.classify_async, a plain
-// synchronous call, accepted even while another request is suspended in an engine), and
-// Python's runner decides which frame waits and which is dropped. The worker then runs
-// WorkerApi.run_pending (one request of the queue below) whenever a frame waits: that is
-// HostScheduling, the browser's stand-in for the thread CPython uses. No frame waits here.
+// LIVE_STREAM's frames, their pending run and the cameras' streams: live-stream.mjs.
 
 import { memoryOf, memoryReport, threadWorkers } from './resources.mjs'; // first: its hooks see the engines' workers
 import { bootPython } from './boot.mjs';
-import { runOnHeap, toPython } from './python-bridge.mjs';
+import { PythonApi, runOnHeap } from './python-bridge.mjs';
 import * as litert from './engines/litert.mjs';
 import * as ort from './engines/ort.mjs';
 import { setThreadCount, threadCount } from './engines/backend.mjs';
@@ -33,6 +29,7 @@ import { giveBack, pixelsOf } from './pixels.mjs';
 import { warpKernel } from './warp.mjs';
 import { checkPixels, encodedSize } from './image-limits.mjs';
 import { engineFailure, watched } from './engine-failure.mjs';
+import { LiveStreams } from './live-stream.mjs';
 // What the modules above import, imported here too: the browser then fetches the whole graph
 // in two rounds instead of four (each a round trip, 40-60 ms on a first visit).
 import './pyodide/pyodide.mjs';
@@ -174,40 +171,23 @@ const ready = (async () => {
   const api = webapi.WorkerApi(browser.load_model);
   boot.imports = performance.now();
   progress('ready', 0.8, 'Python is ready.');
-  return { pyodide, dispatch: api.dispatch, wasmWarp: Boolean(warp) };
+  return { pyodide, api: new PythonApi(pyodide, api.dispatch), wasmWarp: Boolean(warp) };
 })();
 let python_ = null; // the resolved runtime, for the synchronous hand-over of live frames
 ready.then((runtime) => {
   python_ = runtime;
 });
 
-/** WorkerApi.dispatch(op, args), entered with JSPI (so Python may await engines
- *  synchronously): its reply, {value} | {error} | {decodeInBrowser}. */
+/** WorkerApi.dispatch(op, args) entered with JSPI, so that Python may wait for an engine:
+ *  its reply, {value} | {error} | {decodeInBrowser}. */
 async function dispatch(op, args) {
-  const { pyodide, dispatch: pyDispatch } = await ready;
-  const [pyArgs, release] = toPython(pyodide, args);
-  try {
-    const proxy = await pyDispatch.callPromising(op, pyArgs);
-    const reply = proxy.toJs({ dict_converter: Object.fromEntries });
-    proxy.destroy();
-    return reply;
-  } finally {
-    release();
-  }
+  return (await ready).api.call(op, args);
 }
 
-/** WorkerApi.dispatch(op, args) called synchronously (no JSPI): for what never awaits an
+/** WorkerApi.dispatch(op, args) called synchronously (no JSPI): for what never waits for an
  *  engine, e.g. handing a live frame over while another request is suspended. */
 function dispatchNow(op, args) {
-  const [pyArgs, release] = toPython(python_.pyodide, args);
-  try {
-    const proxy = python_.dispatch(op, pyArgs);
-    const reply = proxy.toJs({ dict_converter: Object.fromEntries });
-    proxy.destroy();
-    return reply;
-  } finally {
-    release();
-  }
+  return python_.api.callNow(op, args);
 }
 
 /** WorkerApi.dispatch(op, args) for a request that runs the classifier `handle`'s model:
@@ -314,117 +294,18 @@ async function classify({ handle, image, processing, timestampMs, decodeMs = 0 }
   return value;
 }
 
-// --- LIVE_STREAM ---------------------------------------------------------------------------
-
-const handOverTimes = new Map(); // handle -> Map(timestampMs -> when the frame was handed over)
-const pumpScheduled = new Set(); // handles with a runPending request in the queue
-
-function epochNow() {
-  return performance.timeOrigin + performance.now();
-}
-
-/** Results of run_pending (or close) to the page, each with its frame's hand-over time. */
-function postLive(handle, value) {
-  const times = handOverTimes.get(handle);
-  const results = (value.results ?? []).map((delivered) => {
-    const ts = delivered.result.timestampMs;
-    const sentAt = times?.get(ts);
-    if (times) for (const key of times.keys()) if (key <= ts) times.delete(key); // dropped frames too
-    return { ...delivered, sentAt };
-  });
-  if (results.length || value.stats) self.postMessage({ type: 'live', handle, results, stats: value.stats });
-}
-
-// The engines compute on this thread (onnxruntime-web's WASM run is synchronous): frames that
-// arrive meanwhile wait in the transport (this worker's messages: classifyAsync calls, or the
-// frames frame-relay.mjs sends). A run_pending therefore starts only after the event loop has
-// had a turn, so those frames are handed over first: Python keeps the newest and counts the
-// others as dropped.
-const turn = new MessageChannel();
-const turnWaiters = [];
-turn.port1.onmessage = () => turnWaiters.shift()?.();
-function nextTurn() {
-  return new Promise((resolve) => {
-    turnWaiters.push(resolve);
-    turn.port2.postMessage(0);
-  });
-}
-
-/** Queues one run_pending for the handle, unless one is queued already. */
-function schedulePump(handle) {
-  if (pumpScheduled.has(handle)) return;
-  pumpScheduled.add(handle);
-  enqueue(async () => {
-    await nextTurn();
-    pumpScheduled.delete(handle); // frames handed over from now on need the next run
-    const reply = await dispatchFor(handle, 'runPending', [handle]);
-    if (reply.error) return; // the classifier was closed or replaced meanwhile
-    postLive(handle, reply.value);
-    if (reply.value.pending) schedulePump(handle);
-  });
-}
-
-/** Hands one frame over to Python's runner: {stats, pending}; rejects with Python's errors. */
-async function handOver({ handle, argument, processing, timestampMs, sentAt, decodeMs }) {
-  await ready;
-  const call = (image) => dispatchNow('classifyAsync', [handle, image, processing ?? null, timestampMs ?? null, decodeMs ?? 0]);
-  const reply = await withBrowserDecoding(call, argument);
-  const value = unwrap(reply);
-  if (!handOverTimes.has(handle)) handOverTimes.set(handle, new Map());
-  handOverTimes.get(handle).set(timestampMs, sentAt ?? epochNow());
-  if (value.pending) schedulePump(handle);
-  return value;
-}
-
-// Hand-overs keep their order (their images convert asynchronously).
-let handOvers = Promise.resolve();
-function classifyAsync({ handle, image, processing, timestampMs, sentAt, decodeMs }) {
-  const task = handOvers.then(async () => {
-    const argument = await imageArgument(image);
-    return handOver({ handle, argument, processing, timestampMs, sentAt, decodeMs });
-  });
-  handOvers = task.catch(() => {});
-  return task;
-}
-
-const streams = new Map(); // streamId -> {port, handle, stopping}
-
-/** Classifies a camera: frame-relay.mjs, a worker of its own, reads the camera's
- *  MediaStreamTrackProcessor stream while the engine computes here, and sends each frame
- *  (RGBA, with its own timestamp in ms) through `port`; each is handed over as it comes. */
-function readStream({ handle, streamId, port, processing }) {
-  const stream = { port, handle, stopping: false };
-  streams.set(streamId, stream);
-  const end = (reason, message = '') => {
-    if (!streams.has(streamId)) return;
-    streams.delete(streamId);
-    port.close();
-    self.postMessage({ type: 'streamEnded', handle, streamId, reason: stream.stopping ? 'stopped' : reason, message });
-  };
-  port.onmessage = ({ data }) => {
-    if (data.end) {
-      end(data.end, data.message);
-      return;
-    }
-    const { frame, timestampMs, sentAt } = data;
-    handOver({ handle, argument: frame, processing, timestampMs, sentAt }).catch((error) => {
-      // A timestamp that did not increase loses its frame; anything else ends the stream.
-      if (!/monotonically increasing/.test(error.message)) {
-        stream.port.postMessage({ stop: true });
-        end('error', error.message);
-      }
-    });
-  };
-}
-
-function stopStreams(handle, streamId) {
-  for (const [id, stream] of streams) {
-    if (id === streamId || (streamId === undefined && stream.handle === handle)) {
-      stream.stopping = true;
-      stream.port.postMessage({ stop: true });
-    }
-  }
-}
+// LIVE_STREAM (live-stream.mjs): frames go to Python's runner at once, synchronously, even
+// while another request waits for an engine; its pending frame runs as a request of the queue.
+const live = new LiveStreams({
+  enqueue,
+  runPending: (handle) => dispatchFor(handle, 'runPending', [handle]),
+  async handOver(handle, argument, processing, timestampMs, decodeMs) {
+    await ready;
+    const call = (image) => dispatchNow('classifyAsync', [handle, image, processing ?? null, timestampMs ?? null, decodeMs ?? 0]);
+    return unwrap(await withBrowserDecoding(call, argument));
+  },
+  imageArgument: (image) => imageArgument(image),
+});
 
 /** The runtime's memories (resources.mjs). */
 function memory() {
@@ -482,23 +363,23 @@ const OPS = {
   classify,
   async close({ handle }) {
     engineOf.delete(handle);
-    stopStreams(handle);
+    live.stopStreams(handle);
     const value = await python('close', [handle]); // a frame still waiting is processed first
-    postLive(handle, value);
-    handOverTimes.delete(handle);
+    live.post(handle, value);
+    live.forget(handle);
     return {};
   },
 };
 
 // Handled as they come, outside the queue: they never wait for an engine.
 const IMMEDIATE = {
-  classifyAsync,
+  classifyAsync: (data) => live.classifyAsync(data),
   stream(data) {
-    readStream(data);
+    live.readStream(data);
     return { streamId: data.streamId };
   },
   stopStream({ streamId }) {
-    stopStreams(undefined, streamId);
+    live.stopStreams(undefined, streamId);
     return {};
   },
 };
