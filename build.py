@@ -24,7 +24,8 @@ SETUP_INPUTS = [ROOT / "pyproject.toml", ROOT / "build.py"]
 sys.path.insert(0, str(ROOT / "web"))
 sys.path.insert(0, str(ROOT / "npm"))
 import build_package  # noqa: E402  (npm/build_package.py: the npm package)
-import build_site  # noqa: E402  (web/build_site.py: the static site, its set-up and server)
+import build_site  # noqa: E402  (web/build_site.py: the static site and its server)
+import environment  # noqa: E402  (web/environment.py: npm and Chromium, the set-up)
 
 
 def run(*command: str | os.PathLike, **kwargs) -> None:
@@ -55,10 +56,10 @@ def setup(force: bool = False) -> None:
 
 def _setup_web() -> None:
     try:
-        build_site.ensure_node_modules()
-        build_site.ensure_node_modules(build_package.NPM)  # Vite and TypeScript, for its tests
-        build_site.ensure_chromium()
-    except build_site.BuildError as error:
+        environment.ensure_node_modules()
+        environment.ensure_node_modules(build_package.NPM)  # Vite and TypeScript, for its tests
+        environment.ensure_chromium()
+    except environment.BuildError as error:
         sys.exit(f"setup failed: {error}")
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.support import build_site  # noqa: E402
+from tests.browser.support import build_site, environment  # noqa: E402
 
 BENCH = ROOT / "bench"
 PAGES = BENCH / "pages"
@@ -55,4 +55,4 @@ def served(mounts: dict[str, Path] | None = None) -> Iterator[str]:
         server.server_close()
 
 
-launch = build_site.launch_chromium
+launch = environment.launch_chromium

@@ -83,8 +83,8 @@ def one_round(playwright, site: Path, mounts: dict[str, Path], engine: str, phot
     out = {}
     with tempfile.TemporaryDirectory() as profile:
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=harness.build_site.CHROMIUM.as_posix(),
-            args=harness.build_site.chromium_args())
+            profile, executable_path=harness.environment.CHROMIUM.as_posix(),
+            args=harness.environment.chromium_args())
         try:
             page = context.pages[0]
             page.goto(url)

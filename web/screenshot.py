@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import build_site
+import environment
 
 PHOTO = build_site.ROOT / "tests" / "images" / "chelsea.png"
 OUT = build_site.ROOT / "docs" / "screenshot.png"
@@ -24,7 +25,7 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/"
     with sync_playwright() as playwright:
-        browser = build_site.launch_chromium(playwright)
+        browser = environment.launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1360, "height": 1000})
         page.goto(url)
         idle = "() => document.body.dataset.state === 'idle'"

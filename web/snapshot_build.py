@@ -178,6 +178,7 @@ def _make(site: Path, out: Path) -> None:
     import threading
 
     import build_site
+    import environment
     import site_server
     from playwright.sync_api import sync_playwright
 
@@ -195,7 +196,7 @@ def _make(site: Path, out: Path) -> None:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
             with sync_playwright() as playwright:
-                browser = build_site.launch_chromium(playwright)
+                browser = environment.launch_chromium(playwright)
                 try:
                     page = browser.new_page()
                     page.on("console", lambda message: print("maker:", message.text, flush=True))

@@ -28,6 +28,7 @@ from .support import (
     IMAGES,
     TEST_DOCUMENT,
     build_site,
+    environment,
     wait_idle,
 )
 
@@ -76,7 +77,7 @@ def playwright_instance():
 
 @pytest.fixture(scope="session")
 def browser(playwright_instance):
-    browser = build_site.launch_chromium(playwright_instance)
+    browser = environment.launch_chromium(playwright_instance)
     yield browser
     browser.close()
 
@@ -84,7 +85,7 @@ def browser(playwright_instance):
 @pytest.fixture(scope="session")
 def webgpu_browser(playwright_instance):
     """Chromium with WebGPU on its software (SwiftShader) adapter: correct and slow."""
-    browser = build_site.launch_chromium(playwright_instance, webgpu=True)
+    browser = environment.launch_chromium(playwright_instance, webgpu=True)
     yield browser
     browser.close()
 

@@ -11,8 +11,9 @@ IMAGES = ROOT / "tests" / "images"
 MODELS = ROOT / "models"
 sys.path.insert(0, str(ROOT / "web"))
 import build_site  # noqa: E402,F401  (web/build_site.py)
+import environment  # noqa: E402  (web/environment.py: Chromium)
 
-CHROMIUM = str(build_site.CHROMIUM)
+CHROMIUM = str(environment.CHROMIUM)
 TEST_DOCUMENT = "/__tests__/api.html"
 TEST_IMAGES = "/__tests__/images/"
 

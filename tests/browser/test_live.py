@@ -18,7 +18,7 @@ import pytest
 
 from .conftest import _console, new_context
 from .media import write_video, write_y4m
-from .support import IMAGES, build_site, wait_idle
+from .support import IMAGES, build_site, environment, wait_idle
 
 LITE0 = build_site.DEFAULT_MODEL  # the page's default model
 LITE0_INT8 = "efficientnet_lite0_int8.onnx"
@@ -52,7 +52,7 @@ def camera_clip(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def camera_browser(playwright_instance, camera_clip):
-    browser = build_site.launch_chromium(
+    browser = environment.launch_chromium(
         playwright_instance,
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={camera_clip}",

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from .support import IMAGES, ROOT, TEST_DOCUMENT, build_site, cpython_result, same_result
+from .support import IMAGES, ROOT, TEST_DOCUMENT, build_site, cpython_result, environment, same_result
 
 sys.path.insert(0, str(ROOT / "npm"))
 import build_package  # noqa: E402  (npm/build_package.py)
@@ -49,7 +49,7 @@ def _sample_hash(tarball: Path) -> str:
 @pytest.fixture(scope="session")
 def vite_app() -> Path:
     """The sample app built by Vite from the package tarball: its dist/ folder."""
-    build_site.ensure_node_modules(build_package.NPM)
+    environment.ensure_node_modules(build_package.NPM)
     tarball = build_package.build(python=sys.executable)
     stamp = APP / ".built-from"
     wanted = _sample_hash(tarball)

@@ -25,6 +25,7 @@ from .support import (
     CHROMIUM,
     build_site,
     classify_on_page,
+    environment,
     cpython_result,
     wait_for_app,
     wait_idle,
@@ -120,7 +121,7 @@ def test_offline_network_off_server_stopped_and_browser_restarted(
     launch = lambda: playwright_instance.chromium.launch_persistent_context(  # noqa: E731
         str(profile),
         executable_path=CHROMIUM,
-        args=build_site.chromium_args(),
+        args=environment.chromium_args(),
         viewport={"width": 1360, "height": 900},
     )
     want = cpython_result(LITE0, "chelsea.png", {"maxResults": 5})["classifications"][0]

@@ -10,6 +10,7 @@ from .support import (
     build_site,
     classify_on_page,
     cpython_result,
+    environment,
     page_results,
     wait_for_app,
     wait_idle,
@@ -60,7 +61,7 @@ def test_install_shown_and_wired_when_offered(playwright_instance, server):
     });"""
     with tempfile.TemporaryDirectory() as profile:
         context = playwright_instance.chromium.launch_persistent_context(
-            profile, executable_path=str(build_site.CHROMIUM), args=build_site.chromium_args()
+            profile, executable_path=str(environment.CHROMIUM), args=environment.chromium_args()
         )
         try:
             page = context.new_page()

@@ -23,7 +23,7 @@ import threading
 import pytest
 
 from .conftest import new_context
-from .support import API_DOCUMENT, IMAGES, TEST_DOCUMENT, build_site
+from .support import API_DOCUMENT, IMAGES, TEST_DOCUMENT, build_site, environment
 
 import snapshot_build  # noqa: E402  (web/snapshot_build.py, on the path through support)
 
@@ -262,7 +262,7 @@ READS_WHILE_COLLECTED = r"""async () => {
 def test_copy_opens_while_young_objects_are_collected(playwright_instance, server):
     """Chromium drops the request of a file handle collected before its sync access handle
     arrives (a start once stalled for good in that await); SnapshotCopy holds the handle."""
-    browser = build_site.launch_chromium(playwright_instance, "--js-flags=--expose-gc")
+    browser = environment.launch_chromium(playwright_instance, "--js-flags=--expose-gc")
     try:
         page = new_context(browser, server).new_page()
         page.goto(server + TEST_DOCUMENT)
