@@ -330,8 +330,9 @@ back; MediaPipe: a synchronous call on the page).
 ## Where our time goes ({SIZE})
 
 Stages as Python measures them (`lastTimingsMs`); decode = the rows of the ImageBitmap that
-the warp reads, copied into Python's memory (the worker reads its pixels as stored); bridge = end to end minus the stages (messages between page and worker, entering
-Python, the result converted to JS); inference includes handing the tensor to the engine and
+the warp reads, copied into Python's memory (the worker reads its pixels as stored); bridge =
+end to end minus the stages (messages between page and worker, entering Python, the result
+converted to JS); inference includes handing the tensor to the engine and
 back; engine in the call = the engine's run inside it (timed in the worker); not engine = end
 to end minus that, call by call (issue 12: at most 15%).
 

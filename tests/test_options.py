@@ -17,8 +17,8 @@ from image_classifier import (
     ImageFormat,
     ImageProcessingOptions,
     RectF,
+    postprocess,
 )
-from image_classifier import postprocess
 from image_classifier.metadata import HeadMetadata, ModelMetadata
 from image_classifier.onnx_model import METADATA_KEY, read_onnx_metadata
 

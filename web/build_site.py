@@ -88,6 +88,7 @@ LITERT_EXPORT = "\nexport default ModuleFactory;\n"
 NOT_SITE = {"node_modules", "package.json", "package-lock.json", "__pycache__", "snapshot-maker.mjs",
             "warp.wat"}
 
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

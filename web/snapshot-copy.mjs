@@ -8,7 +8,8 @@
 // thread: reading the copy instead made warm starts 110-160 ms faster (of 0.87-0.92 s;
 // interleaved A/B, bench/start.py).
 
-const COPY = /^snapshot-[0-9a-f]{64}\.(heap|files)$/; // (a write in progress is another file)
+// A part of a copy, by its name (a write in progress is another file).
+export const COPY = /^snapshot-[0-9a-f]{64}\.(heap|files)$/;
 // The copy is written this long after a restore that fetched the snapshot: not while the
 // page's first photos are classified.
 const WRITE_DELAY_MS = 1000;

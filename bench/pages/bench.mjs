@@ -54,11 +54,12 @@ window.bench = {
    *  a start that fetched the snapshot writes it a second later, 45 MB), so that timing a
    *  steady state does not time that write too; false if none appears within 10 s. */
   async snapshotCopied() {
+    const { COPY } = await import('/snapshot-copy.mjs');
     const folder = await navigator.storage.getDirectory();
     for (let i = 0; i < 100; i++) {
       const sizes = [];
       for await (const [name, handle] of folder.entries()) {
-        if (/^snapshot-[0-9a-f]{64}\.(heap|files)$/.test(name)) sizes.push((await handle.getFile()).size);
+        if (COPY.test(name)) sizes.push((await handle.getFile()).size);
       }
       if (sizes.length === 2 && sizes.every((size) => size > 0)) return true;
       await new Promise((resolve) => setTimeout(resolve, 100));
