@@ -28,15 +28,16 @@ _NPM_STAMP = BENCH / "node_modules" / ".npm-ci-stamp"
 
 def ensure_tasks_vision() -> None:
     """``npm ci`` in bench/ (MediaPipe's tasks-vision, pinned by bench/package-lock.json)
-    when node_modules/ does not match the lock."""
+    when node_modules/ does not match the lock; its files are then served as the site's are,
+    gzipped to a browser that accepts it (build_site.precompress), so both download alike."""
     digest = hashlib.sha256((BENCH / "package-lock.json").read_bytes()).hexdigest()
-    if _NPM_STAMP.exists() and _NPM_STAMP.read_text() == digest:
-        return
-    npm = shutil.which("npm") or sys.exit("npm is missing: install Node.js")
-    print("Installing @mediapipe/tasks-vision (npm ci in bench/) ...", flush=True)
-    subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
-                   cwd=BENCH, check=True)
-    _NPM_STAMP.write_text(digest)
+    if not (_NPM_STAMP.exists() and _NPM_STAMP.read_text() == digest):
+        npm = shutil.which("npm") or sys.exit("npm is missing: install Node.js")
+        print("Installing @mediapipe/tasks-vision (npm ci in bench/) ...", flush=True)
+        subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund",
+                        "--loglevel=error"], cwd=BENCH, check=True)
+        _NPM_STAMP.write_text(digest)
+    build_site.precompress(sorted(p for p in TASKS_VISION.rglob("*") if p.is_file()))
 
 
 @contextlib.contextmanager

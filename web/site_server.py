@@ -78,6 +78,10 @@ class SiteRequestHandler(http.server.SimpleHTTPRequestHandler):
     isolation = True
     own_policy = True
     mounts: dict[str, str] = {}
+    # This request's file has a gzipped copy beside it (FILE.gz, which build_site.py makes):
+    # it is sent instead, as it is, to a browser that accepts gzip (nginx's gzip_static).
+    compressed = False
+    gzipped = False
 
     def version_string(self) -> str:
         return "static"  # no server or Python version
@@ -93,9 +97,14 @@ class SiteRequestHandler(http.server.SimpleHTTPRequestHandler):
                 self.send_header(name, value)
         # Revalidate every time: a rebuilt site is picked up on reload.
         self.send_header("Cache-Control", "no-cache")
+        if self.compressed:
+            self.send_header("Vary", "Accept-Encoding")
+        if self.gzipped:
+            self.send_header("Content-Encoding", "gzip")
         super().end_headers()
 
     def send_head(self):
+        self.compressed = self.gzipped = False
         path = unquote(urlsplit(self.path).path)
         if "\0" in path:
             self.send_error(400, "Bad request")
@@ -103,11 +112,17 @@ class SiteRequestHandler(http.server.SimpleHTTPRequestHandler):
         if any(part.startswith(".") for part in path.split("/") if part):
             self.send_error(404, "File not found")  # dotfiles and ../ alike
             return None
+        file = self.translate_path(self.path)
+        self.compressed = os.path.isfile(file + ".gz") and os.path.isfile(file)
+        self.gzipped = self.compressed and self._accepts_gzip()
         return super().send_head()
 
-    def list_directory(self, path):
-        self.send_error(404, "File not found")
-        return None
+    def _accepts_gzip(self) -> bool:
+        for coding in self.headers.get("Accept-Encoding", "").split(","):
+            name, _, params = coding.partition(";")
+            if name.strip() == "gzip":
+                return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+        return False
 
     def translate_path(self, path: str) -> str:
         for prefix, directory in self.mounts.items():
@@ -115,8 +130,15 @@ class SiteRequestHandler(http.server.SimpleHTTPRequestHandler):
                 relative = unquote(path[len(prefix) :].split("?", 1)[0].split("#", 1)[0])
                 target = os.path.normpath(os.path.join(directory, relative))
                 if target.startswith(os.path.normpath(directory) + os.sep):
-                    return target
-        return super().translate_path(path)
+                    return target + (".gz" if self.gzipped else "")
+        return super().translate_path(path) + (".gz" if self.gzipped else "")
+
+    def guess_type(self, path) -> str:
+        return super().guess_type(path[: -len(".gz")] if self.gzipped else path)
+
+    def list_directory(self, path):
+        self.send_error(404, "File not found")
+        return None
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (stdlib signature)
         if not self.quiet:

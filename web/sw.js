@@ -69,6 +69,12 @@ async function broadcast(message) {
  *  type module workers and WebAssembly need (static hosts may send neither). */
 function isolationHeaders(headers, path) {
   const out = new Headers(headers);
+  if (out.has('Content-Encoding')) {
+    // The browser decoded the body (a gzipped copy the server sent): these described the bytes
+    // that came over the network, not the body handed on.
+    out.delete('Content-Encoding');
+    out.delete('Content-Length');
+  }
   for (const [name, value] of Object.entries(ISOLATION)) out.set(name, value);
   const mime = MIME_TYPES[path?.split('.').pop()];
   if (mime) out.set('Content-Type', mime);

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import socket
 import subprocess
 import sys
@@ -12,13 +14,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from .conftest import new_context
 from .support import ROOT, build_site
 
 
-def get(url: str):
+def get(url: str, headers: dict[str, str] | None = None):
     """(status, headers, body) of a GET, errors included."""
     try:
-        with urllib.request.urlopen(url) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {})) as response:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read()
@@ -101,3 +104,53 @@ def test_serve_on_a_busy_port_says_so_in_one_line(server):
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert lines[-1].startswith(f"serve failed: cannot serve on 127.0.0.1:{port}"), done.stderr
     assert len([line for line in lines if "serve" in line]) == 1
+
+
+@pytest.mark.parametrize(
+    ("accept", "gzipped"),
+    [("gzip, deflate, br, zstd", True), ("deflate, gzip;q=0.5", True), ("gzip;q=0", False),
+     ("identity", False), (None, False)],
+)
+def test_a_file_with_a_gzipped_copy_is_sent_gzipped_to_whom_accepts_it(server, accept, gzipped):
+    wasm = (build_site.DEFAULT_SITE / "pyodide" / "pyodide.asm.wasm").read_bytes()
+    status, headers, body = get(server + "/pyodide/pyodide.asm.wasm",
+                                {"Accept-Encoding": accept} if accept else {})
+    assert status == 200
+    assert headers["Content-Type"] == "application/wasm"
+    assert headers["Vary"] == "Accept-Encoding"
+    assert headers.get("Content-Encoding") == ("gzip" if gzipped else None)
+    assert int(headers["Content-Length"]) == len(body)
+    assert (gzip.decompress(body) if gzipped else body) == wasm
+    # A file without a gzipped copy is sent as it is, whatever the browser accepts.
+    status, headers, body = get(server + "/models/index.json", {"Accept-Encoding": "gzip"})
+    assert (status, headers.get("Content-Encoding"), headers.get("Vary")) == (200, None, None)
+    assert body == (build_site.DEFAULT_SITE / "models" / "index.json").read_bytes()
+
+
+def test_chromium_takes_the_gzipped_copies(browser, server):
+    """The browser downloads the snapshot's heap and Pyodide's wasm gzipped and gets the
+    files themselves (the restore and every start rely on the bytes being exact)."""
+    context = new_context(browser, server)
+    page = context.new_page()
+    page.goto(server + "/__tests__/api.html")
+    found = page.evaluate(
+        """async () => {
+            const out = {};
+            for (const path of ['/pyodide/snapshot-heap.bin', '/pyodide/pyodide.asm.wasm']) {
+              const bytes = new Uint8Array(await (await fetch(path)).arrayBuffer());
+              const digest = await crypto.subtle.digest('SHA-256', bytes);
+              const entry = performance.getEntriesByName(location.origin + path).at(-1);
+              out[path] = {
+                sha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join(''),
+                encoded: entry.encodedBodySize, decoded: entry.decodedBodySize,
+              };
+            }
+            return out;
+        }"""
+    )
+    context.close()
+    manifest = json.loads((build_site.DEFAULT_SITE / "precache.json").read_text())["precache"]
+    for path, got in found.items():
+        entry = manifest[path.lstrip("/")]
+        assert (got["sha256"], got["decoded"]) == (entry["sha256"], entry["bytes"]), path
+        assert got["encoded"] < 0.8 * got["decoded"], (path, got)

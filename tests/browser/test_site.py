@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
+import os
 import sys
 import urllib.request
 import zipfile
@@ -120,7 +122,8 @@ def test_service_worker_lists_every_file_with_its_sha256(server):
         assert (hashlib.sha256(data).hexdigest(), len(data)) == (entry["sha256"], entry["bytes"])
     served = {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()}
     listed = {"index.html" if p == "./" else p for p in [*precache, *lazy]}
-    assert listed == served - {".site-build", "sw.js", "precache.json"}
+    gzipped = {p for p in served if p.endswith(".gz")}  # the same files, sent gzipped
+    assert listed == served - gzipped - {".site-build", "sw.js", "precache.json"}
     for needed in [
         "./",
         "app.mjs",
@@ -151,6 +154,35 @@ def test_service_worker_lists_every_file_with_its_sha256(server):
         assert on_demand in lazy, on_demand
     assert set(manifest["withModel"][".onnx"]) <= set(lazy)
     assert manifest["bytes"] == sum(e["bytes"] for e in precache.values())
+
+
+def test_what_a_start_downloads_is_also_stored_gzipped(server):
+    """The code and the snapshot a start downloads have a gzip of themselves beside them
+    (FILE.gz, which the server sends to a browser that accepts gzip), holding exactly the
+    file; models, which barely shrink, do not."""
+    site = build_site.DEFAULT_SITE
+    gzipped = {p.relative_to(site).as_posix(): p for p in site.rglob("*.gz")}
+    for needed in ["pyodide/pyodide.asm.wasm", "pyodide/pyodide.asm.js", "pyodide/snapshot-heap.bin",
+                   "pyodide/snapshot-files.bin", "litert/wasm/litert_wasm_threaded_internal.wasm"]:
+        assert f"{needed}.gz" in gzipped, needed
+    for name, path in gzipped.items():
+        assert gzip.decompress(path.read_bytes()) == (site / name[: -len(".gz")]).read_bytes(), name
+    assert not any(name.startswith("models/") for name in gzipped)
+
+
+def test_a_gzipped_copy_follows_its_file(tmp_path):
+    """A file changed since its gzip was made (even to an older modification time, as npm
+    packages have) gets a new one; one that no longer shrinks enough loses it."""
+    wasm = tmp_path / "a.wasm"
+    wasm.write_bytes(bytes(100_000))
+    assert build_site.precompress([wasm]) == [tmp_path / "a.wasm.gz"]
+    wasm.write_bytes(bytes([1]) * 100_000)
+    os.utime(wasm, (0, 0))
+    build_site.precompress([wasm])
+    assert gzip.decompress((tmp_path / "a.wasm.gz").read_bytes()) == wasm.read_bytes()
+    wasm.write_bytes(os.urandom(100_000))
+    assert build_site.precompress([wasm]) == []
+    assert not (tmp_path / "a.wasm.gz").exists()
 
 
 def test_cache_version_is_a_hash_of_the_content(tmp_path):

@@ -40,23 +40,28 @@ def _variant(site, folder, change: str):
     pyodide.mkdir()
     for entry in (site / "pyodide").iterdir():
         (pyodide / entry.name).symlink_to(entry)
+
+    def replace(name: str, data: bytes | None) -> None:
+        """The file changed (None: removed), and its gzipped copy gone with the old bytes."""
+        (pyodide / name).unlink()
+        (pyodide / f"{name}.gz").unlink(missing_ok=True)
+        if data is not None:
+            (pyodide / name).write_bytes(data)
+
     if change == "missing":
-        (pyodide / "snapshot.json").unlink()
+        replace("snapshot.json", None)
     elif change == "stale":  # the same packages, but a lock the snapshot was not made from
         lock = json.loads((site / "pyodide" / "pyodide-lock.json").read_text())
-        (pyodide / "pyodide-lock.json").unlink()
-        (pyodide / "pyodide-lock.json").write_text(json.dumps(lock, indent=2))
+        replace("pyodide-lock.json", json.dumps(lock, indent=2).encode())
     elif change == "broken":  # Pyodide refuses the heap after the libraries were replayed:
         # its header, in the heap's file and in snapshot.json, has no magic number
         heap = bytearray((site / "pyodide" / "snapshot-heap.bin").read_bytes())
         heap[0:4] = b"\0\0\0\0"
-        (pyodide / "snapshot-heap.bin").unlink()
-        (pyodide / "snapshot-heap.bin").write_bytes(heap)
+        replace("snapshot-heap.bin", bytes(heap))
         meta = json.loads((site / "pyodide" / "snapshot.json").read_text())
         header = len(base64.b64decode(meta["heap"]["header"]))
         meta["heap"]["header"] = base64.b64encode(heap[:header]).decode()
-        (pyodide / "snapshot.json").unlink()
-        (pyodide / "snapshot.json").write_text(json.dumps(meta))
+        replace("snapshot.json", json.dumps(meta).encode())
     return folder
 
 
