@@ -1,9 +1,10 @@
 """The static site's server (``build.py serve``, the tests, the bench): the site's files only.
 
 It sends the headers that unlock threads (COOP/COEP/CORP) and the MIME types module workers
-and WebAssembly need, and holds up against careless or hostile clients: no directory
-listings, no dotfiles, no version banner, a Content-Security-Policy that lets the page load
-nothing from another origin, 400 for a path with a NUL byte, and a timeout for slow clients.
+and WebAssembly need, a file's gzipped copy (FILE.gz) to browsers that accept gzip, and holds
+up against careless or hostile clients: no directory listings, no dotfiles, no version banner,
+a Content-Security-Policy that lets the page load nothing from another origin, 400 for a path
+with a NUL byte, and a timeout for slow clients.
 """
 
 from __future__ import annotations
