@@ -74,6 +74,9 @@ class SiteRequestHandler(http.server.SimpleHTTPRequestHandler):
 
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
     protocol_version = "HTTP/1.1"  # keep-alive: a page load makes ~20 requests
+    # A response is written as headers, then body: with Nagle's algorithm the body of every
+    # response after a connection's first waited for the browser's delayed ACK (40 ms each).
+    disable_nagle_algorithm = True
     timeout = SLOW_CLIENT_TIMEOUT_S
     quiet = False
     isolation = True
