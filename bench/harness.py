@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.browser.support import build_site, environment  # noqa: E402
+import precompressed  # noqa: E402  (web/precompressed.py, on the path through support)
 
 BENCH = ROOT / "bench"
 PAGES = BENCH / "pages"
@@ -29,7 +30,7 @@ _NPM_STAMP = BENCH / "node_modules" / ".npm-ci-stamp"
 def ensure_tasks_vision() -> None:
     """``npm ci`` in bench/ (MediaPipe's tasks-vision, pinned by bench/package-lock.json)
     when node_modules/ does not match the lock; its files are then served as the site's are,
-    gzipped to a browser that accepts it (build_site.precompress), so both download alike."""
+    gzipped to a browser that accepts it (precompressed.py), so both download alike."""
     digest = hashlib.sha256((BENCH / "package-lock.json").read_bytes()).hexdigest()
     if not (_NPM_STAMP.exists() and _NPM_STAMP.read_text() == digest):
         npm = shutil.which("npm") or sys.exit("npm is missing: install Node.js")
@@ -37,7 +38,7 @@ def ensure_tasks_vision() -> None:
         subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund",
                         "--loglevel=error"], cwd=BENCH, check=True)
         _NPM_STAMP.write_text(digest)
-    build_site.precompress(sorted(p for p in TASKS_VISION.rglob("*") if p.is_file()))
+    precompressed.precompress(sorted(p for p in TASKS_VISION.rglob("*") if p.is_file()))
 
 
 @contextlib.contextmanager

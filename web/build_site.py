@@ -33,21 +33,19 @@ Site layout::
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
 import io
 import json
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import tomllib
 import zipfile
-import zlib
 from pathlib import Path
 
 import pwa  # web/pwa.py: the icons and the service worker's list of files
+from precompressed import precompress  # web/precompressed.py: the FILE.gz copies
 from environment import BuildError  # web/environment.py: npm and Chromium, for the set-up
 import snapshot_build  # web/snapshot_build.py: Pyodide's memory snapshot
 from site_server import PortInUse, make_server, serve  # noqa: F401  (web/site_server.py: the server)
@@ -416,41 +414,6 @@ def _on_demand(path: str) -> bool:
 
 
 OFFLINE_NEVER = {".site-build", "sw.js", "precache.json"}
-
-# Files sent gzipped to browsers that accept it (site_server.py sends FILE.gz when there is one,
-# as nginx's gzip_static or any host's precompressed files do): the code and the snapshot a
-# start downloads, when gzip saves a fifth of them or more. Models and zips barely shrink.
-COMPRESSED_SUFFIXES = (".wasm", ".bin", ".js", ".mjs", ".json")
-COMPRESSED_MIN_BYTES = 64 * 1024  # below that, a request costs more than its bytes
-COMPRESSED_MAX_RATIO = 0.8
-
-
-def _is_gzip_of(packed: Path, data: bytes) -> bool:
-    """Whether ``packed`` holds ``data`` (by gzip's trailer: the CRC-32 and size of what it holds)."""
-    if not packed.exists() or packed.stat().st_size < 8:
-        return False
-    crc, size = struct.unpack("<II", packed.read_bytes()[-8:])
-    return size == len(data) & 0xFFFFFFFF and crc == zlib.crc32(data)
-
-
-def precompress(files: list[Path]) -> list[Path]:
-    """Writes FILE.gz beside each of ``files`` worth compressing (unless it holds FILE already)
-    and removes it beside the others; returns those written or kept."""
-    written = []
-    for path in files:
-        packed = path.with_name(path.name + ".gz")
-        data = path.read_bytes() if path.suffix in COMPRESSED_SUFFIXES else b""
-        if len(data) < COMPRESSED_MIN_BYTES:
-            packed.unlink(missing_ok=True)  # a stale copy would be sent instead of the file
-            continue
-        if not _is_gzip_of(packed, data):
-            compressed = gzip.compress(data, compresslevel=6, mtime=0)
-            if len(compressed) > len(data) * COMPRESSED_MAX_RATIO:
-                packed.unlink(missing_ok=True)
-                continue
-            packed.write_bytes(compressed)
-        written.append(packed)
-    return written
 
 
 def _build_offline(site: Path, web: Path = WEB) -> None:
