@@ -8,6 +8,8 @@ import { offlineModels, serviceWorker } from './offline.mjs';
 import { initLive, live } from './live.mjs';
 // The "Many photos" panel.
 import { initBatch } from './batch.mjs';
+// The region of interest and rotation controls.
+import { drawModelView, initRegion, resetRegion } from './region.mjs';
 
 const $ = (id) => document.getElementById(id);
 const form = $('options');
@@ -231,10 +233,7 @@ function setImage(blob, name) {
   if (!blob) return;
   state.image = blob;
   state.imageName = name || blob.name || 'pasted image';
-  state.roi = null;
-  state.rotation = 0;
-  syncRoiFields();
-  $('rotation').textContent = '0°';
+  resetRegion();
   if (preview.src) URL.revokeObjectURL(preview.src);
   preview.src = URL.createObjectURL(blob);
   $('frame').hidden = false;
@@ -292,110 +291,6 @@ preview.addEventListener('load', () => {
   $('image-info').textContent = `${state.imageName} · ${preview.naturalWidth}×${preview.naturalHeight}`;
   drawModelView();
 });
-
-// --- region of interest and rotation ---------------------------------------------------------
-
-const ROI_FIELDS = ['left', 'top', 'right', 'bottom'];
-const round = (x) => Math.round(x * 1000) / 1000;
-
-function syncRoiFields() {
-  for (const side of ROI_FIELDS) $(`roi-${side}`).value = state.roi ? state.roi[side] : '';
-  const box = $('roi-box');
-  box.hidden = !state.roi;
-  if (state.roi) {
-    const { left, top, right, bottom } = state.roi;
-    Object.assign(box.style, {
-      left: `${left * 100}%`,
-      top: `${top * 100}%`,
-      width: `${Math.max(0, right - left) * 100}%`,
-      height: `${Math.max(0, bottom - top) * 100}%`,
-    });
-  }
-  drawModelView();
-}
-
-for (const side of ROI_FIELDS) {
-  $(`roi-${side}`).addEventListener('change', () => {
-    const values = ROI_FIELDS.map((s) => number($(`roi-${s}`).value));
-    if (values.every((v) => v === undefined)) state.roi = null;
-    else {
-      const [left = 0, top = 0, right = 1, bottom = 1] = values;
-      state.roi = { left, top, right, bottom };
-    }
-    syncRoiFields();
-    enqueue(classifyNow);
-  });
-}
-
-$('roi-clear').addEventListener('click', () => {
-  state.roi = null;
-  syncRoiFields();
-  enqueue(classifyNow);
-});
-
-const frame = $('frame');
-let dragStart = null;
-function pointFrom(event) {
-  const rect = preview.getBoundingClientRect();
-  const clamp = (v) => Math.min(1, Math.max(0, v));
-  return { x: clamp((event.clientX - rect.left) / rect.width), y: clamp((event.clientY - rect.top) / rect.height) };
-}
-frame.addEventListener('pointerdown', (event) => {
-  if (event.button !== 0) return;
-  frame.setPointerCapture(event.pointerId);
-  dragStart = pointFrom(event);
-});
-frame.addEventListener('pointermove', (event) => {
-  if (!dragStart) return;
-  const p = pointFrom(event);
-  state.roi = {
-    left: round(Math.min(dragStart.x, p.x)),
-    top: round(Math.min(dragStart.y, p.y)),
-    right: round(Math.max(dragStart.x, p.x)),
-    bottom: round(Math.max(dragStart.y, p.y)),
-  };
-  syncRoiFields();
-});
-frame.addEventListener('pointerup', () => {
-  if (!dragStart) return;
-  dragStart = null;
-  const roi = state.roi;
-  if (roi && (roi.right - roi.left < 0.01 || roi.bottom - roi.top < 0.01)) {
-    state.roi = null; // a click, not a drag
-    syncRoiFields();
-  }
-  enqueue(classifyNow);
-});
-
-function rotate(by) {
-  state.rotation = (state.rotation + by) % 360;
-  $('rotation').textContent = `${state.rotation}°`;
-  drawModelView();
-  enqueue(classifyNow);
-}
-$('rotate-left').addEventListener('click', () => rotate(-90));
-$('rotate-right').addEventListener('click', () => rotate(90));
-
-/** A small picture of the region after rotation (display only: the worker does the real warp). */
-function drawModelView() {
-  const figure = $('model-view-figure');
-  figure.hidden = !preview.naturalWidth || (!state.roi && !state.rotation);
-  if (figure.hidden) return;
-  const canvas = $('model-view');
-  const context = canvas.getContext('2d');
-  const { left, top, right, bottom } = state.roi ?? { left: 0, top: 0, right: 1, bottom: 1 };
-  const w = preview.naturalWidth;
-  const h = preview.naturalHeight;
-  const size = canvas.width;
-  context.save();
-  context.clearRect(0, 0, size, size);
-  context.translate(size / 2, size / 2);
-  context.rotate((state.rotation * Math.PI) / 180);
-  if (right > left && bottom > top) {
-    context.drawImage(preview, left * w, top * h, (right - left) * w, (bottom - top) * h, -size / 2, -size / 2, size, size);
-  }
-  context.restore();
-}
 
 // --- classify and show -----------------------------------------------------------------------
 
@@ -508,6 +403,7 @@ async function start() {
   // installed once the app has what it needs.
   if (self.crossOriginIsolated) serviceWorker();
 }
+initRegion({ state, image: preview, onChange: () => enqueue(classifyNow) });
 initLive({ options: allOptions });
 window.app.ready = enqueue(start);
 window.app.batch = initBatch({
