@@ -32,7 +32,7 @@ import types
 
 import numpy as np
 
-from image_classifier import ImageProcessingOptions, RectF, preprocess
+from image_classifier import ImageProcessingOptions, RectF, geometry, preprocess
 from image_classifier.metadata import Normalization
 
 BASELINE_COMMIT = "fecc93b3b11e2a7d961c24cdee5de005646b1877"
@@ -81,7 +81,7 @@ def measure(
                     for name, candidate in candidates.items():
                         assert np.array_equal(candidate(*args), want), (name, image, pixels, case)
                 height, width = views[0].shape[:2]
-                matrix = preprocess.transform(processing, width, height, 224, 224)
+                matrix = geometry.transform(processing, width, height, 224, 224)
                 axis_path = preprocess._axis_coordinates(matrix, 224, 224) is not None
                 times = {name: [] for name in candidates}
                 for run in range(runs):

@@ -18,7 +18,7 @@ from numpy.lib.stride_tricks import as_strided
 from PIL import Image as PILImage
 
 from image_classifier import Image, ImageFormat, ImageProcessingOptions, RectF
-from image_classifier import preprocess
+from image_classifier import geometry, preprocess
 from image_classifier.metadata import Normalization
 
 PHOTOS = ["chelsea.png", "coffee.png", "grace_hopper.jpg", "astronaut.png"]
@@ -94,7 +94,7 @@ def ours(pixels: np.ndarray, processing, out_width: int, out_height: int) -> np.
 
 def takes_axis_path(pixels: np.ndarray, processing, out_width: int, out_height: int) -> bool:
     height, width = pixels.shape[:2]
-    matrix = preprocess.transform(processing, width, height, out_width, out_height)
+    matrix = geometry.transform(processing, width, height, out_width, out_height)
     return preprocess._axis_coordinates(matrix, out_width, out_height) is not None
 
 
@@ -328,7 +328,7 @@ def test_sides_opencv_refuses_take_the_numpy_warp(shape):
     with pytest.raises(cv2.error):
         cv2.warpPerspective(pixels, np.eye(3), (224, 224))
     tensor = ours(pixels, None, 224, 224)
-    matrix = preprocess.transform(None, shape[1], shape[0], 224, 224)
+    matrix = geometry.transform(None, shape[1], shape[0], 224, 224)
     np.testing.assert_array_equal(
         tensor, np.moveaxis(preprocess.warp(pixels, matrix, 224, 224), 0, -1))
 
@@ -368,7 +368,7 @@ def test_cached_plans_follow_every_change_of_geometry(path):
 
 def test_nan_region_is_rejected_like_mediapipe():
     with pytest.raises(ValueError, match=r"^ROI contains NaN values\.$"):
-        preprocess.check_processing_options(ImageProcessingOptions(RectF(left=math.nan, top=0, right=1, bottom=1)))
+        geometry.check_processing_options(ImageProcessingOptions(RectF(left=math.nan, top=0, right=1, bottom=1)))
 
 
 def test_float_model_without_normalization_message_is_mediapipes():

@@ -29,7 +29,7 @@ from typing import Callable, Optional
 import numpy as np
 from PIL import Image as PILImage
 
-from . import engines, preprocess
+from . import engines, geometry
 from .classifier import ImageClassifier
 from .image import Image
 from .options import ImageClassifierOptions, ImageProcessingOptions
@@ -147,7 +147,7 @@ def classify_paths(
       ValueError, FileNotFoundError, NotImplementedError: The options or the model cannot be
         used (before any photo is read). A bad photo never raises: its record has the error.
     """
-    preprocess.check_processing_options(processing)
+    geometry.check_processing_options(processing)
     with ImageClassifier.create_from_options(options) as classifier:
         if workers <= 1:
             for path in paths:

@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import engines, postprocess, preprocess
+from . import engines, geometry, postprocess, preprocess
 from .image import Image
 from .live_stream import Scheduling
 from .metadata import ModelMetadata
@@ -298,4 +298,4 @@ def _check_processing(processing: Optional[ImageProcessingOptions]) -> None:
                 f"`image_processing_options` must be ImageProcessingOptions, got {processing!r}."
             )
         processing.validate()
-    preprocess.check_processing_options(processing)
+    geometry.check_processing_options(processing)

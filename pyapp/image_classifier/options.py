@@ -89,7 +89,7 @@ class ImageProcessingOptions:
 
     def validate(self) -> None:
         """TypeError for a rotation that is not an int or a region that is not a RectF;
-        ``preprocess.check_processing_options`` checks the values."""
+        ``geometry.check_processing_options`` checks the values."""
         check_int("rotation_degrees", self.rotation_degrees)
         roi = self.region_of_interest
         if roi is not None:

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Optional
 
-from . import engines, preprocess
+from . import engines, geometry
 from .batch import classify_file
 from .classifier import ImageClassifier
 from .options import ImageClassifierOptions, ImageProcessingOptions
@@ -72,7 +72,7 @@ def ray_dataset(
     """
     import ray
 
-    preprocess.check_processing_options(processing)
+    geometry.check_processing_options(processing)
     if not ray.is_initialized():
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False,
                  include_dashboard=False)

@@ -14,7 +14,7 @@ from .support import TEST_DOCUMENT
 PROBE = """
 import itertools, json
 import numpy as np
-from image_classifier import ImageProcessingOptions, RectF, preprocess
+from image_classifier import ImageProcessingOptions, RectF, geometry, preprocess
 from image_classifier.engines import browser
 from image_classifier.metadata import Normalization
 
@@ -53,7 +53,7 @@ for (name, pixels), region, rotation, (details, layout, normalization) in iterto
     preprocess.use_words_kernel(None)
     cases += 1
     out_height, out_width = preprocess._output_size(details, layout)
-    matrix = preprocess.transform(processing, pixels.shape[1], pixels.shape[0], out_width, out_height)
+    matrix = geometry.transform(processing, pixels.shape[1], pixels.shape[0], out_width, out_height)
     axis_aligned += preprocess._axis_coordinates(matrix, out_width, out_height) is not None
     if got.dtype != want.dtype or not np.array_equal(got, want):
         different.append(f"{name} {region} {rotation} {layout} {details['dtype'].__name__}")
