@@ -375,12 +375,19 @@ def image_mode_on_the_same_frames(page, timestamps: list[int]) -> list[dict]:
             for (const ms of timestamps) {
               video.currentTime = ms / 1000 + 0.001;
               await new Promise((r) => { video.onseeked = r; });
-              let frame = new VideoFrame(video);
-              // Right after 'seeked' the element may still show the previous frame.
-              for (let tries = 0; frame.timestamp / 1000 !== ms && tries < 20; tries++) {
+              // Right after 'seeked' the element may still show the previous frame, or have
+              // none to give for a moment (InvalidStateError).
+              let frame = null;
+              for (let tries = 0; tries < 40; tries++) {
+                try {
+                  const shown = new VideoFrame(video);
+                  frame?.close();
+                  frame = shown;
+                  if (frame.timestamp / 1000 === ms) break;
+                } catch (error) {
+                  if (error.name !== 'InvalidStateError') throw error;
+                }
                 await new Promise((r) => setTimeout(r, 25));
-                frame.close();
-                frame = new VideoFrame(video);
               }
               out.push({frameMs: frame.timestamp / 1000, result: await classifier.classify(frame)});
               frame.close();
