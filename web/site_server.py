@@ -116,7 +116,7 @@ class SiteRequestHandler(http.server.SimpleHTTPRequestHandler):
         if any(part.startswith(".") for part in path.split("/") if part):
             self.send_error(404, "File not found")  # dotfiles and ../ alike
             return None
-        file = self.translate_path(self.path)
+        file = self._file(self.path)
         self.compressed = os.path.isfile(file + ".gz") and os.path.isfile(file)
         self.gzipped = self.compressed and self._accepts_gzip()
         return super().send_head()
@@ -128,14 +128,18 @@ class SiteRequestHandler(http.server.SimpleHTTPRequestHandler):
                 return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
         return False
 
-    def translate_path(self, path: str) -> str:
+    def _file(self, path: str) -> str:
+        """The file a URL path names: in a mounted folder, else in the site."""
         for prefix, directory in self.mounts.items():
             if path.startswith(prefix):
                 relative = unquote(path[len(prefix) :].split("?", 1)[0].split("#", 1)[0])
                 target = os.path.normpath(os.path.join(directory, relative))
                 if target.startswith(os.path.normpath(directory) + os.sep):
-                    return target + (".gz" if self.gzipped else "")
-        return super().translate_path(path) + (".gz" if self.gzipped else "")
+                    return target
+        return super().translate_path(path)
+
+    def translate_path(self, path: str) -> str:
+        return self._file(path) + (".gz" if self.gzipped else "")
 
     def guess_type(self, path) -> str:
         return super().guess_type(path[: -len(".gz")] if self.gzipped else path)
