@@ -8,7 +8,7 @@ says (their public/ folder, a CDN). ``npm pack`` turns it into
 Package layout::
 
     package.json  README.md  image-classifier.mjs  image-classifier.d.ts
-    worker.mjs  frame-relay.mjs  engines/ ...   (web/ modules the worker and the API import)
+    worker.mjs  frame-relay.mjs  code-cache-primer.mjs  engines/ ...   (web/ modules the workers and the API import)
     pyodide/  ort/  litert/                    (build_site.build_runtime, as in the site)
     models/efficientnet_lite0_int8.tflite      (the default model, unless --no-model)
 """
@@ -34,7 +34,7 @@ import build_site  # noqa: E402  (web/build_site.py: the runtime files, shared w
 OUT = ROOT / "build" / "npm"
 NAME = "pyodide-image-classifier"
 # The modules started by name (the API, and the workers it starts); what they import follows.
-ENTRY_MODULES = ["image-classifier.mjs", "worker.mjs", "frame-relay.mjs"]
+ENTRY_MODULES = ["image-classifier.mjs", "worker.mjs", "frame-relay.mjs", "code-cache-primer.mjs"]
 # Folders build_runtime writes: imports into them are not web/ modules.
 RUNTIME_FOLDERS = ("pyodide/", "ort/", "litert/")
 _RELATIVE_IMPORT = re.compile(r"""(?:\bfrom|\bimport)\s*\(?\s*['"](\.{1,2}/[^'"]+)['"]""")

@@ -242,6 +242,11 @@ export declare interface RuntimeStatus {
 export declare function loadRuntime(wasmFileset: WasmFileset, options?: RuntimeOptions): Promise<RuntimeStatus>;
 export declare function loadRuntime(options?: RuntimeOptions): Promise<RuntimeStatus>;
 
+/** Has the browser keep the runtime's compiled JavaScript, so that later starts do not parse
+ *  it again: it imports it twice in throwaway workers. Worth calling once the runtime's files
+ *  are stored (by a service worker, or in the HTTP cache). */
+export declare function primeCodeCache(wasmFileset?: WasmFileset): Promise<void>;
+
 export declare interface RuntimeProgress {
   stage: string;
   /** 0..1 */

@@ -7,11 +7,17 @@
 //   switch per model, and why storing failed (a full quota): the app keeps working online.
 // - The update prompt: a new deployment installs beside the running version; Reload lets it
 //   take over (its service worker deletes the old caches) and reloads the page.
+// - Once a version is stored and serves the page, the browser is made to keep the runtime's
+//   compiled JavaScript (image-classifier.mjs primeCodeCache), once per version
+//   (localStorage 'image-classifier-code-cache' holds the version it was done for).
 //
 // For tests and the console: window.offline = {status(), registration, ready}.
 
+import { primeCodeCache } from './image-classifier.mjs';
+
 const $ = (id) => document.getElementById(id);
 const PREFIX = 'image-classifier';
+const PRIMED = `${PREFIX}-code-cache`; // localStorage: the version whose code cache was primed
 const supported = 'serviceWorker' in navigator;
 const mb = (bytes) => (bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / 1e6).toFixed(1)} MB`);
 
@@ -127,7 +133,9 @@ async function cacheSizes() {
     let bytes = 0;
     for (const request of await cache.keys()) {
       const response = await cache.match(request);
-      bytes += Number(response.headers.get('Content-Length')) || (await response.blob()).size;
+      // (A gzipped response is stored as it came: its Content-Length counts gzip's bytes.)
+      const length = response.headers.has('Content-Encoding') ? 0 : Number(response.headers.get('Content-Length'));
+      bytes += length || (await response.blob()).size;
     }
     const version = name.slice(`${PREFIX}-app-`.length);
     const label = name === `${PREFIX}-extra`
@@ -154,6 +162,7 @@ async function renderStorage() {
 }
 
 let persistAsked = false;
+let priming = null; // the runtime's code cache being primed (once a page)
 /** Redraws the panel from the service worker's status and the storage in use. */
 async function redraw() {
   try {
@@ -166,6 +175,13 @@ async function redraw() {
     if (s?.complete && !persistAsked) {
       persistAsked = true;
       await navigator.storage?.persist?.().catch(() => false);
+    }
+    // Stored and serving this page: the browser keeps the runtime's compiled JavaScript too,
+    // once per version, so that the next starts do not parse it again.
+    if (s?.complete && navigator.serviceWorker.controller && !priming && localStorage.getItem(PRIMED) !== s.version) {
+      priming = primeCodeCache()
+        .then(() => localStorage.setItem(PRIMED, s.version))
+        .catch((error) => console.warn('The code cache is not primed:', error));
     }
     await renderStorage();
   } catch (error) {

@@ -19,6 +19,10 @@
 //   (offline.mjs reloads the page once for that).
 // - A full disk or a refused quota never stops the app: what could not be stored comes from
 //   the network, and the page is told why (messages below).
+// - A response that already has what the page needs is stored as the server sent it, under
+//   its URL with its sha256 as the query: Chromium keeps the compiled code of a script only
+//   for such a response, not for one made here (`new Response`), and without it every start
+//   parses Pyodide's 1.3 MB of JavaScript again.
 //
 // Messages from the page (a reply goes to the MessagePort sent along):
 //   {type: 'status'}              -> status()
@@ -32,7 +36,7 @@ const BUILD = { version: 'dev', precache: {}, lazy: {} };
 const PREFIX = 'image-classifier';
 const APP_CACHE = `${PREFIX}-app-${BUILD.version}`;
 const EXTRA_CACHE = `${PREFIX}-extra`;
-const HASH_HEADER = 'X-Content-SHA256';
+const HASH_QUERY = 'sha256';
 const SCOPE = new URL(self.registration.scope);
 const ISOLATION = {
   'Cross-Origin-Opener-Policy': 'same-origin',
@@ -53,6 +57,13 @@ function pathOf(url) {
 }
 
 const urlOf = (path) => new URL(path, SCOPE).href;
+
+// This version's caches, opened once (every request looks in them).
+const opened = new Map();
+function cacheNamed(name) {
+  if (!opened.has(name)) opened.set(name, caches.open(name));
+  return opened.get(name);
+}
 
 const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, '0')).join('');
 
@@ -81,24 +92,37 @@ function isolationHeaders(headers, path) {
   return out;
 }
 
-/** A stored copy of `response` (fully read), with its sha256 checked against the build's. It
- *  is stored as it is served (isolation headers included), so that serving it needs no copy. */
+/** Whether `response` carries the isolation headers already (a server that sends them). */
+const isolatedAlready = (response) =>
+  response.headers.get('Cross-Origin-Embedder-Policy') === ISOLATION['Cross-Origin-Embedder-Policy'];
+
+/** `response` as it is stored and served, once its body's sha256 is checked against the
+ *  build's: the server's own response when it is isolated already, else a copy with the
+ *  isolation headers (so that serving it needs no copy). */
 async function checked(path, response, sha256) {
   if (!response.ok || response.status !== 200) throw new Error(`${path}: HTTP ${response.status}`);
-  const body = await response.arrayBuffer();
+  const kept = isolatedAlready(response);
+  const body = await (kept ? response.clone() : response).arrayBuffer();
   const actual = hex(await crypto.subtle.digest('SHA-256', body));
   if (actual !== sha256) {
     throw new Error(`${path} on the server is not the file of this version (a newer deployment?)`);
   }
+  if (kept) return response;
   const headers = isolationHeaders(response.headers, path);
-  headers.set(HASH_HEADER, sha256);
   headers.set('Content-Length', String(body.byteLength));
   return new Response(body, { status: 200, statusText: 'OK', headers });
 }
 
+/** The key a file of the build is stored under: its URL with its sha256 as the query, so
+ *  that one lookup finds the bytes of that version only. */
+const storedAs = (path, sha256) => `${urlOf(path)}?${HASH_QUERY}=${sha256}`;
+
+/** The sha256 a stored request's key names (null: not a key of storedAs). */
+const storedHash = (request) => new URL(request.url).searchParams.get(HASH_QUERY);
+
+/** The stored response of `path` when its bytes are the ones of `sha256`, else null. */
 async function storedCopy(cache, path, sha256) {
-  const response = await cache.match(urlOf(path));
-  return response && response.headers.get(HASH_HEADER) === sha256 ? response : null;
+  return (await cache.match(storedAs(path, sha256), { ignoreVary: true })) ?? null;
 }
 
 /** Stores one file of the build in `cache`: from an older cache when one holds the same
@@ -111,7 +135,7 @@ async function storeFile(cache, path, { sha256 }, olderCaches = []) {
     if (response) break;
   }
   response ??= await checked(path, await fetch(urlOf(path), { cache: 'no-cache' }), sha256);
-  await cache.put(urlOf(path), response);
+  await cache.put(storedAs(path, sha256), response);
 }
 
 /** Stores every file of `precache` that is not stored yet; rejects with the first failure. */
@@ -122,7 +146,7 @@ function fillPrecache() {
     fill.total = BUILD.bytes ?? 0;
     try {
       const names = await caches.keys();
-      const cache = await caches.open(APP_CACHE);
+      const cache = await cacheNamed(APP_CACHE);
       const older = await Promise.all(
         names.filter((n) => n.startsWith(`${PREFIX}-app-`) && n !== APP_CACHE).map((n) => caches.open(n)),
       );
@@ -181,11 +205,10 @@ self.addEventListener('activate', (event) => {
         }
       }
       // Kept files this version changed or no longer serves go too.
-      const extra = await caches.open(EXTRA_CACHE);
+      const extra = await cacheNamed(EXTRA_CACHE);
       for (const request of await extra.keys()) {
         const entry = BUILD.lazy[pathOf(new URL(request.url))];
-        const response = await extra.match(request);
-        if (!entry || response?.headers.get(HASH_HEADER) !== entry.sha256) await extra.delete(request);
+        if (!entry || storedHash(request) !== entry.sha256) await extra.delete(request);
       }
       await self.clients.claim();
       broadcast({ type: 'activated' });
@@ -195,8 +218,8 @@ self.addEventListener('activate', (event) => {
 
 /** Where this version stands: {version, bytes, stored, complete, progress, error, lazy}. */
 async function status() {
-  const app = await caches.open(APP_CACHE);
-  const extra = await caches.open(EXTRA_CACHE);
+  const app = await cacheNamed(APP_CACHE);
+  const extra = await cacheNamed(EXTRA_CACHE);
   let stored = 0;
   let complete = true;
   for (const [path, entry] of Object.entries(BUILD.precache)) {
@@ -222,7 +245,7 @@ async function status() {
 async function keep(path, wanted) {
   const entry = BUILD.lazy[path];
   if (!entry) throw new Error(`${path} is not a file of this version that can be kept offline.`);
-  const extra = await caches.open(EXTRA_CACHE);
+  const extra = await cacheNamed(EXTRA_CACHE);
   if (!wanted) {
     await extra.delete(urlOf(path));
     return;
@@ -261,9 +284,8 @@ self.addEventListener('message', (event) => {
  *  the isolation headers, through a copy of the response. */
 function isolated(response, path) {
   if (response.type === 'opaque' || response.status === 0) return response;
-  if (response.headers.get('Cross-Origin-Embedder-Policy') === ISOLATION['Cross-Origin-Embedder-Policy']) return response;
+  if (isolatedAlready(response)) return response;
   const headers = isolationHeaders(response.headers, path);
-  headers.delete(HASH_HEADER);
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
@@ -282,7 +304,7 @@ async function fromNetwork(event, request, path, entry, cacheName) {
     event.waitUntil(
       (async () => {
         try {
-          await (await caches.open(cacheName)).put(urlOf(path), await checked(path, copy, entry.sha256));
+          await (await cacheNamed(cacheName)).put(storedAs(path, entry.sha256), await checked(path, copy, entry.sha256));
           broadcast({ type: 'stored', path });
         } catch (error) {
           // A file of the app counts as the app (its message offers to try again).
@@ -303,7 +325,7 @@ async function respond(event, path) {
   ]) {
     const entry = path !== null && Object.hasOwn(files, path) ? files[path] : null;
     if (!entry) continue;
-    const stored = await storedCopy(await caches.open(cacheName), path, entry.sha256);
+    const stored = await storedCopy(await cacheNamed(cacheName), path, entry.sha256);
     return stored ?? fromNetwork(event, request, path, entry, cacheName);
   }
   // Not a file of this build (a test page, a query...): the network, else any stored copy.

@@ -5,6 +5,8 @@
 - A new deployment: the page offers to reload, then runs the new version; the old cache is gone.
 - Installable: the manifest's fields, icons that load, a controlling service worker.
 - A refused quota: a clear message, and the app keeps working online.
+- Stored files are the server's own responses (the sha256 in their key), and once stored
+  the next start's worker compiles Pyodide's JavaScript from the browser's code cache.
 
 Each test serves the site on its own server (its own origin, so its own service worker and
 caches); start times are printed (pytest -s).
@@ -237,6 +239,72 @@ def test_a_new_deployment_prompts_then_runs_and_drops_the_old_cache(browser, tmp
             assert new["lazy"][LITE0_INT8]["stored"] is True
             assert page.is_hidden("#update")
             assert classify_on_page(page, "coffee.png")
+        finally:
+            context.close()
+
+
+def compiled_modules(page, reload) -> dict[str, dict]:
+    """``reload()`` traced: for each module script compiled (the page's and the workers'), what
+    V8 reported (``consumedCacheSize`` when it came from the code cache)."""
+    cdp = page.context.new_cdp_session(page)
+    events, done = [], []
+    cdp.on("Tracing.dataCollected", lambda event: events.extend(event["value"]))
+    cdp.on("Tracing.tracingComplete", lambda event: done.append(True))
+    cdp.send("Tracing.start", {"traceConfig": {"includedCategories": ["v8"]}, "transferMode": "ReportEvents"})
+    try:
+        reload()
+    finally:
+        cdp.send("Tracing.end")
+        while not done:
+            page.wait_for_timeout(100)
+        cdp.detach()
+    compiled = {}
+    for event in events:
+        data = event.get("args", {}).get("data", {})
+        if event.get("name") == "v8.compileModule" and "url" in data:
+            compiled[data["url"].split("/", 3)[3]] = data
+    return compiled
+
+
+def test_stored_as_served_and_the_next_start_uses_the_code_cache(browser, own_site):
+    """The service worker stores what the server sent (under its URL and sha256); once the
+    app is stored, the page has the runtime's JavaScript compiled for the next starts: the
+    worker of the next start takes Pyodide's 1.3 MB from V8's code cache instead of parsing it."""
+    with serving(own_site, isolation=True) as httpd:
+        context = new_context(browser, httpd.origin)
+        try:
+            page = context.new_page()
+            start(page, httpd.origin + "/")
+            status = wait_stored(page)
+            page.wait_for_function(
+                "(version) => localStorage.getItem('image-classifier-code-cache') === version",
+                arg=status["version"],
+                timeout=60_000,
+            )
+            manifest = json.loads((own_site / "precache.json").read_text())["precache"]
+            stored = page.evaluate(
+                """async (name) => {
+                    const cache = await caches.open(name);
+                    const out = {};
+                    for (const request of await cache.keys()) {
+                        const response = await cache.match(request);
+                        const key = new URL(request.url);
+                        out[key.pathname.slice(1) || './'] = {
+                            sha256: key.searchParams.get('sha256'), url: response.url };
+                    }
+                    return out; }""",
+                f"image-classifier-app-{status['version']}",
+            )
+            assert set(stored) == set(manifest)
+            for path, entry in stored.items():
+                assert entry["sha256"] == manifest[path]["sha256"], path
+                assert entry["url"] == f"{httpd.origin}/{'' if path == './' else path}", path
+
+            compiled = compiled_modules(page, lambda: (page.reload(), wait_for_app(page)))
+            pyodide = compiled["pyodide/pyodide.asm.js"]
+            assert pyodide.get("consumedCacheSize", 0) > 500_000, pyodide
+            assert not pyodide.get("cacheRejected"), pyodide
+            assert classify_on_page(page, "chelsea.png")
         finally:
             context.close()
 

@@ -10,14 +10,26 @@
 // It reports neither quantization nor the model's output order: Python reads both from the
 // file (engines/browser.py).
 
-import { backendFor, claimThreads, TYPED_ARRAYS, zeros } from './backend.mjs';
+import { backendFor, claimThreads, threadCount, TYPED_ARRAYS, zeros } from './backend.mjs';
 import { getGlobalLiteRt, loadAndCompile, loadLiteRt, supportsFeature, Tensor } from '../litert/core.mjs';
 
 const WASM_DIR = new URL('../litert/wasm/', import.meta.url).href;
 
-/** The Emscripten script LiteRT.js picks for these features (as its loader does). */
-function scriptOf(threads, relaxedSimd) {
-  return `${WASM_DIR}litert_wasm_${relaxedSimd ? (threads ? 'threaded_' : '') : 'compat_'}internal.js`;
+/** {threads, script}: whether the threaded build runs (cross-origin isolated with relaxed SIMD,
+ *  and more than `wanted` one thread), and the Emscripten script LiteRT.js picks for that (as
+ *  its loader does). */
+async function buildFor(wanted) {
+  const relaxedSimd = await supportsFeature('relaxedSimd');
+  const threads = wanted > 1 && self.crossOriginIsolated && relaxedSimd;
+  return { threads, script: `${WASM_DIR}litert_wasm_${relaxedSimd ? (threads ? 'threaded_' : '') : 'compat_'}internal.js` };
+}
+
+/** The ES module the site's build made of an Emscripten script. */
+const moduleOf = (script) => script.replace(/\.js$/, '.mjs');
+
+/** The module of the build this worker would load with the default threads. */
+export async function runtimeModule() {
+  return moduleOf((await buildFor(threadCount())).script);
 }
 
 /** What stands in for importScripts() while LiteRT.js loads: `script`'s module factory, already
@@ -26,7 +38,7 @@ function scriptOf(threads, relaxedSimd) {
  *  tries it first and falls back to import() on the TypeError a module worker throws. */
 async function handOver(script, pool) {
   const own = self.importScripts;
-  const factory = (await import(script.replace(/\.js$/, '.mjs'))).default;
+  const factory = (await import(moduleOf(script))).default;
   return (url) => {
     if (url !== script) return own.call(self, url);
     self.Module.mainScriptUrlOrBlob = pool.script;
@@ -74,14 +86,11 @@ function logged(text) {
 
 let runtime;
 let hiddenHeap = false;
-/** Loads the runtime once: the threaded build when cross-origin isolated with relaxed SIMD
- *  and more than one thread is wanted (it then starts a pool of hardwareConcurrency threads). */
+/** Loads the runtime once (the threaded build starts a pool of hardwareConcurrency threads). */
 function liteRt() {
   runtime ??= (async () => {
     const wanted = claimThreads();
-    const relaxedSimd = await supportsFeature('relaxedSimd');
-    const threads = wanted > 1 && self.crossOriginIsolated && relaxedSimd;
-    const script = scriptOf(threads, relaxedSimd);
+    const { threads, script } = await buildFor(wanted);
     // Its wasm compiles (from the browser's code cache after a first start) while its script
     // is imported, rather than once the script runs; Emscripten's instantiateWasm hook takes
     // it (synchronously, so that a failure rejects the load). Without it (a host that serves
