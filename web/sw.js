@@ -37,6 +37,7 @@ const PREFIX = 'image-classifier';
 const APP_CACHE = `${PREFIX}-app-${BUILD.version}`;
 const EXTRA_CACHE = `${PREFIX}-extra`;
 const HASH_QUERY = 'sha256';
+const EARLIER_HASH_HEADER = 'X-Content-SHA256'; // where versions before 744d34c kept it
 const SCOPE = new URL(self.registration.scope);
 const ISOLATION = {
   'Cross-Origin-Opener-Policy': 'same-origin',
@@ -204,10 +205,17 @@ self.addEventListener('activate', (event) => {
           await caches.delete(name);
         }
       }
-      // Kept files this version changed or no longer serves go too.
+      // Kept files this version changed or no longer serves go too. One that versions before
+      // 744d34c stored under its plain URL, with its sha256 in a response header, moves to
+      // its key when it is still this version's file.
       const extra = await cacheNamed(EXTRA_CACHE);
       for (const request of await extra.keys()) {
-        const entry = BUILD.lazy[pathOf(new URL(request.url))];
+        const path = pathOf(new URL(request.url));
+        const entry = BUILD.lazy[path];
+        if (entry && storedHash(request) === null) {
+          const response = await extra.match(request, { ignoreVary: true });
+          if (response?.headers.get(EARLIER_HASH_HEADER) === entry.sha256) await extra.put(storedAs(path, entry.sha256), response);
+        }
         if (!entry || storedHash(request) !== entry.sha256) await extra.delete(request);
       }
       await self.clients.claim();

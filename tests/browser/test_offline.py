@@ -2,7 +2,8 @@
 
 - After one online visit the app starts and classifies with the network off, with the server
   stopped, and after a browser restart on the same profile, with the same results.
-- A new deployment: the page offers to reload, then runs the new version; the old cache is gone.
+- A new deployment: the page offers to reload, then runs the new version; the old cache is gone,
+  kept files stay kept (those an earlier service worker stored too).
 - Installable: the manifest's fields, icons that load, a controlling service worker.
 - A refused quota: a clear message, and the app keeps working online.
 - Stored files are the server's own responses (the sha256 in their key), and once stored
@@ -14,6 +15,7 @@ caches); start times are printed (pytest -s).
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import threading
@@ -213,6 +215,18 @@ def test_a_new_deployment_prompts_then_runs_and_drops_the_old_cache(browser, tmp
             old = wait_stored(page)
             keep_offline(page, LITE0_INT8)
             assert page.evaluate("window.app.deployment") is None
+            # A file kept by a version before 744d34c: under its plain URL, its sha256 in a
+            # response header. The new version moves it to its key instead of dropping it.
+            earlier = "samples/grace_hopper.jpg"
+            earlier_sha256 = json.loads((site / "precache.json").read_text())["lazy"][earlier]["sha256"]
+            page.evaluate(
+                """async ([path, sha256, base64]) => {
+                    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+                    const cache = await caches.open('image-classifier-extra');
+                    await cache.put(new URL(path, location.href).href,
+                                    new Response(bytes, { headers: { 'X-Content-SHA256': sha256 } })); }""",
+                [earlier, earlier_sha256, base64.b64encode((site / earlier).read_bytes()).decode()],
+            )
 
             # Deploy: the same site with one changed file, built into the served folder.
             with (web / "app.mjs").open("a", encoding="utf-8") as file:
@@ -237,6 +251,11 @@ def test_a_new_deployment_prompts_then_runs_and_drops_the_old_cache(browser, tmp
             assert f"image-classifier-app-{old['version']}" not in names, names
             # A model kept offline stays kept when the new version did not change it.
             assert new["lazy"][LITE0_INT8]["stored"] is True
+            assert new["lazy"][earlier]["stored"] is True  # moved to its key, not dropped
+            keys = page.evaluate(
+                "caches.open('image-classifier-extra').then((c) => c.keys()).then((r) => r.map((q) => q.url))"
+            )
+            assert [k for k in keys if earlier in k] == [f"{httpd.origin}/{earlier}?sha256={earlier_sha256}"]
             assert page.is_hidden("#update")
             assert classify_on_page(page, "coffee.png")
         finally:
