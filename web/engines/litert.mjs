@@ -15,8 +15,8 @@ import { getGlobalLiteRt, loadAndCompile, loadLiteRt, supportsFeature, Tensor } 
 
 const WASM_DIR = new URL('../litert/wasm/', import.meta.url).href;
 
-/** {threads, script}: whether the threaded build runs (cross-origin isolated with relaxed SIMD,
- *  and more than `wanted` one thread), and the Emscripten script LiteRT.js picks for that (as
+/** {threads, script}: whether the threaded build runs (cross-origin isolated, relaxed SIMD,
+ *  and `wanted` more than one thread), and the Emscripten script LiteRT.js picks for that (as
  *  its loader does). */
 async function buildFor(wanted) {
   const relaxedSimd = await supportsFeature('relaxedSimd');
