@@ -255,7 +255,7 @@ async function keep(path, wanted) {
   if (!entry) throw new Error(`${path} is not a file of this version that can be kept offline.`);
   const extra = await cacheNamed(EXTRA_CACHE);
   if (!wanted) {
-    await extra.delete(urlOf(path));
+    await extra.delete(urlOf(path), { ignoreSearch: true }); // whatever its sha256 in the key
     return;
   }
   // The engine a model needs is kept with it (it stays when the model goes: others use it).

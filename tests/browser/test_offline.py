@@ -105,13 +105,15 @@ def same(got: list, want: list, tolerance: float = 1e-6) -> None:
     assert max(abs(a - b) for (_, a), (_, b) in zip(got, want)) <= tolerance, (got, want)
 
 
-def keep_offline(page, path: str) -> None:
-    page.check(f"#offline-models input[data-path='{path}']")
+def keep_offline(page, path: str, keep: bool = True) -> None:
+    """Ticks (or unticks) the model's *Keep available offline* box; waits until the panel,
+    redrawn from the service worker's status, shows it stored (or not)."""
+    page.set_checked(f"#offline-models input[data-path='{path}']", keep)
     page.wait_for_function(
-        """(path) => {
+        """([path, keep]) => {
             const box = document.querySelector(`#offline-models input[data-path='${path}']`);
-            return box && box.checked && !box.disabled; }""",
-        arg=path,
+            return box && box.checked === keep && !box.disabled; }""",
+        arg=[path, keep],
         timeout=60_000,
     )
 
@@ -256,6 +258,13 @@ def test_a_new_deployment_prompts_then_runs_and_drops_the_old_cache(browser, tmp
                 "caches.open('image-classifier-extra').then((c) => c.keys()).then((r) => r.map((q) => q.url))"
             )
             assert [k for k in keys if earlier in k] == [f"{httpd.origin}/{earlier}?sha256={earlier_sha256}"]
+            # Unticked, a kept model's bytes go.
+            keep_offline(page, LITE0_INT8, keep=False)
+            assert page.evaluate("window.offline.status()")["lazy"][LITE0_INT8]["stored"] is False
+            keys = page.evaluate(
+                "caches.open('image-classifier-extra').then((c) => c.keys()).then((r) => r.map((q) => q.url))"
+            )
+            assert not [k for k in keys if LITE0_INT8 in k], keys
             assert page.is_hidden("#update")
             assert classify_on_page(page, "coffee.png")
         finally:
