@@ -146,7 +146,7 @@ let runtimeUrl; // the worker's script: the first fileset's (or this module's fo
 /** The page's one worker, started from the fileset's folder (default: this module's); after a
  *  crash (WorkerClient.#fail) a new one from the same place. */
 function worker(fileset) {
-  const url = fileset ? absolute(fileset.wasmLoaderPath) : (runtimeUrl ?? new URL(WORKER_FILE, MODULE_URL).href);
+  const url = workerScript(fileset);
   if (runtimeUrl && url !== runtimeUrl) {
     throw new Error(`The runtime is already loaded from ${runtimeUrl}: a page has one runtime.`);
   }
@@ -156,6 +156,11 @@ function worker(fileset) {
     if (runtimeOptions.numThreads) client.call('status', runtimeOptions).catch(() => {});
   }
   return client;
+}
+
+/** The worker's script: the fileset's, else the one already loaded, else this module's folder's. */
+function workerScript(fileset) {
+  return fileset ? absolute(fileset.wasmLoaderPath) : (runtimeUrl ?? new URL(WORKER_FILE, MODULE_URL).href);
 }
 
 const isFileset = (value) => value && (value.wasmLoaderPath !== undefined || value.wasmBinaryPath !== undefined);
@@ -178,12 +183,13 @@ export async function loadRuntime(filesetOrOptions, maybeOptions) {
 
 /** Has the browser keep the compiled code of the runtime's JavaScript, so that later starts do
  *  not parse it again (~0.1 s of CPU at each start): it imports it twice in throwaway workers
- *  (code-cache-primer.mjs), as Chromium keeps a worker's module code only from its second
- *  run. Worth it once the runtime's files stay the same, e.g. once a service worker stores
- *  them (the app calls it when its offline copy is complete); the files come from the cache,
- *  not the network. A fileset may say where the runtime is. */
+ *  (code-cache-primer.mjs), as Chromium keeps a worker's module code only once it has run
+ *  twice (from the third run on, it is read from the cache). Worth it once the runtime's
+ *  files stay the same, e.g. once a service worker stores them (the app calls it when its
+ *  offline copy is complete); the files come from the cache, not the network. A fileset may
+ *  say where the runtime is. */
 export async function primeCodeCache(fileset) {
-  const url = new URL(PRIMER_FILE, fileset ? absolute(fileset.wasmLoaderPath) : (runtimeUrl ?? new URL(WORKER_FILE, MODULE_URL).href)).href;
+  const url = new URL(PRIMER_FILE, workerScript(fileset)).href;
   for (let run = 0; run < 2; run++) {
     const primer = startWorker(url, 'code-cache-primer');
     try {
