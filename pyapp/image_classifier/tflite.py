@@ -18,7 +18,6 @@ a ``ModelMetadata`` to a model as MediaPipe's metadata writer would.
 from __future__ import annotations
 
 import io
-import re
 import zipfile
 from typing import Optional
 
@@ -237,7 +236,7 @@ def _lines(data: bytes) -> tuple[str, ...]:
     if not data:
         raise ValueError("Expected non-empty labels file.")
     text = data.decode("utf-8")
-    lines = re.split(r"\r\n|\r|\n", text)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if text.endswith(("\r", "\n")):
         lines.pop()  # a line break ends the last line, it does not start another
     if lines and not lines[-1]:
