@@ -10,6 +10,7 @@ Package layout::
     package.json  README.md  image-classifier.mjs  image-classifier.d.ts
     worker.mjs  frame-relay.mjs  code-cache-primer.mjs  engines/ ...   (web/ modules the workers and the API import)
     pyodide/  ort/  litert/                    (build_site.build_runtime, as in the site)
+    (worker.mjs with the modules it imports in it: build_site.bundle_worker, as in the site)
     models/efficientnet_lite0_int8.tflite      (the default model, unless --no-model)
 """
 
@@ -85,6 +86,7 @@ def build_folder(folder: Path, python: str = sys.executable, model: bool = True)
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(build_site.WEB / name, folder / name)
     build_site.build_runtime(folder, python)
+    build_site.bundle_worker(folder)
     if model:
         (folder / "models").mkdir()
         shutil.copy2(ROOT / "models" / build_site.DEFAULT_MODEL, folder / "models")

@@ -4,8 +4,9 @@
 
 import { loadPyodide } from './pyodide/pyodide.mjs';
 import { loadFromSnapshot } from './snapshot.mjs';
+import { runtimeFile } from './runtime-files.mjs';
 
-export const INDEX_URL = new URL('./pyodide/', import.meta.url).href;
+export const INDEX_URL = runtimeFile('pyodide/');
 // What the page shows once each step of a restore is done: [fraction, what comes next].
 const SNAPSHOT_STEPS = {
   checked: [0.1, 'Loading Python and its snapshot…'],

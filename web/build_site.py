@@ -314,17 +314,47 @@ require('wabt')().then((wabt) => {
 """
 
 
-def _build_warp(folder: Path) -> None:
-    """warp.wasm from web/warp.wat (the worker's sampling of pixels, warp.mjs)."""
-    _require(NODE_MODULES / "wabt", "run `python3 build.py setup` (npm ci in web/)")
+def _node() -> str:
     node = shutil.which("node") or shutil.which("nodejs")
     if node is None:
         raise BuildError("Node.js is missing: install it (Debian: apt-get install -y nodejs npm)")
-    done = subprocess.run([node, "-e", WAT2WASM], cwd=WEB, input=(WEB / "warp.wat").read_bytes(),
+    return node
+
+
+def _build_warp(folder: Path) -> None:
+    """warp.wasm from web/warp.wat (the worker's sampling of pixels, warp.mjs)."""
+    _require(NODE_MODULES / "wabt", "run `python3 build.py setup` (npm ci in web/)")
+    done = subprocess.run([_node(), "-e", WAT2WASM], cwd=WEB, input=(WEB / "warp.wat").read_bytes(),
                           capture_output=True)
     if done.returncode or not done.stdout.startswith(b"\0asm"):
         raise BuildError(f"wat2wasm failed on web/warp.wat: {done.stderr.decode(errors='replace')}")
     _write(folder / "warp.wasm", done.stdout)
+
+
+# esbuild (npm), run by Node.js in web/: worker.mjs (on stdin) and every module it imports,
+# resolved in the folder given, as one ES module on stdout. Pyodide's loader imports Node.js's
+# own modules (and the ws package) only when it runs in Node.js: they stay imports.
+BUNDLE_WORKER = """
+require('esbuild').build({
+  stdin: { contents: require('fs').readFileSync(0, 'utf8'), resolveDir: process.argv[1], sourcefile: 'worker.mjs' },
+  bundle: true, format: 'esm', platform: 'browser', external: ['node:*', 'ws'], write: false, logLevel: 'error',
+}).then((result) => process.stdout.write(result.outputFiles[0].contents));
+"""
+
+
+def bundle_worker(folder: Path, web: Path = WEB) -> None:
+    """``folder``/worker.mjs: web/worker.mjs with the modules it imports (from ``folder``, where
+    they and the runtime are) in one file. The worker's start waits for its whole module graph,
+    and each of its ~20 modules is a request (through the service worker, 4-5 ms apart):
+    80 ms before Python could start, 20 ms as one file (ms from the worker's creation to its
+    first line, 6 warm starts each; bench/start.py). Its dynamic imports (Pyodide's 1.3 MB
+    pyodide.asm.js, LiteRT.js's build, onnxruntime-web) stay files of their own."""
+    _require(NODE_MODULES / "esbuild", "run `python3 build.py setup` (npm ci in web/)")
+    done = subprocess.run([_node(), "-e", BUNDLE_WORKER, str(folder)], cwd=WEB,
+                          input=(web / "worker.mjs").read_bytes(), capture_output=True)
+    if done.returncode or not done.stdout:
+        raise BuildError(f"esbuild failed on web/worker.mjs: {done.stderr.decode(errors='replace')}")
+    _write(folder / "worker.mjs", done.stdout)
 
 
 def build_runtime(folder: Path, python: str = sys.executable) -> None:
@@ -371,7 +401,8 @@ def _build_app(site: Path, web: Path = WEB) -> None:
         rel = src.relative_to(web)
         if rel.parts[0] in NOT_SITE or src.suffix == ".py" or "__pycache__" in rel.parts:
             continue
-        if src.is_file() and rel.as_posix() != "sw.js":  # sw.js is written by _build_offline
+        # sw.js is written by _build_offline, worker.mjs by bundle_worker.
+        if src.is_file() and rel.as_posix() not in ("sw.js", "worker.mjs"):
             _copy(src, site / rel)
     for path, data in pwa.icon_pngs((web / "icon.svg").read_bytes()).items():
         _write(site / path, data)
@@ -446,6 +477,7 @@ def build(site: Path = DEFAULT_SITE, python: str = sys.executable, web: Path = W
     _produced.add(marker)
     _build_app(site, web)
     build_runtime(site, python)
+    bundle_worker(site, web)
     _build_models(site)
     _build_snapshot(site, python)
     _build_samples(site)

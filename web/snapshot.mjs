@@ -23,6 +23,10 @@
 // the build makes a snapshot only for the pyodide.asm.js whose linker it was checked against.
 
 import { SnapshotCopy } from './snapshot-copy.mjs';
+// Pyodide's loader: the one of `indexURL` (every caller gives the pyodide/ folder beside this
+// module), imported with this module rather than by URL, so that it is part of the worker's one
+// file (build_site.bundle_worker) instead of a request of its own.
+import { loadPyodide, version } from './pyodide/pyodide.mjs';
 
 export const FORMAT = 2;
 // What the snapshot has imported (the worker's boot imports nothing more).
@@ -148,7 +152,7 @@ async function loadAndImport(pyodide, packages) {
 
 /** The `.so` files the imports load: a first interpreter loads the packages (all their `.so`
  *  files, as Pyodide's loader does) and lists the extension modules the imports brought in. */
-async function neededLibraries(loadPyodide, indexURL, packages) {
+async function neededLibraries(indexURL, packages) {
   const probe = await loadPyodide({ indexURL });
   await loadAndImport(probe, packages);
   const files = probe.runPython(
@@ -164,8 +168,7 @@ async function neededLibraries(loadPyodide, indexURL, packages) {
 /** Boots Pyodide, loads and imports the package, and returns the snapshot's three parts:
  *  {heap: Pyodide's snapshot, files: the unpacked wheels, meta: what the restore needs}. */
 export async function makeSnapshot(indexURL, packages) {
-  const { loadPyodide, version } = await import(`${indexURL}pyodide.mjs`);
-  const needed = await neededLibraries(loadPyodide, indexURL, packages);
+  const needed = await neededLibraries(indexURL, packages);
   let loads;
   const pyodide = await withModuleHook(
     indexURL,
@@ -295,7 +298,6 @@ async function checkPackages(meta, indexURL) {
  *  `packages` imported. Throws (with the reason) when the snapshot is missing, stale or does
  *  not restore: the caller then boots normally. `stage(name)` marks the steps. */
 export async function loadFromSnapshot(indexURL, stage = () => {}) {
-  const { loadPyodide, version } = await import(`${indexURL}pyodide.mjs`);
   // Pyodide's JavaScript (1.3 MB to parse) loads while the snapshot's description is read.
   const runtime = typeof globalThis._createPyodideModule === 'function' ? null : import(`${indexURL}pyodide.asm.js`);
   runtime?.catch(() => {});

@@ -7,9 +7,11 @@
 // loop this replaces made one (0.6-0.8 ms in the worker), warp.wasm takes about a third of
 // its time (Node.js, 224x224 out of 960x640: 0.38-0.47 ms against 0.99-1.58).
 
+import { runtimeFile } from './runtime-files.mjs';
+
 // Fetched and compiled while Python boots; its 596 bytes need no streaming (nor the host's
 // MIME type for it).
-const compiled = fetch(new URL('./warp.wasm', import.meta.url))
+const compiled = fetch(runtimeFile('warp.wasm'))
   .then((response) => (response.ok ? response.arrayBuffer() : Promise.reject(new Error(`HTTP ${response.status}`))))
   .then((bytes) => WebAssembly.compile(bytes))
   .catch((error) => {

@@ -17,6 +17,9 @@
 //               {type: 'streamEnded', handle, streamId, reason: 'ended' | 'stopped' | 'error', message}
 //
 // LIVE_STREAM's frames, their pending run and the cameras' streams: live-stream.mjs.
+//
+// The site and the npm package serve this file with the modules it imports in it, as one file
+// (web/build_site.py bundle_worker): a start then waits for one request, not ~20.
 
 import { memoryOf, memoryReport, threadWorkers } from './resources.mjs'; // first: its hooks see the engines' workers
 import { bootPython } from './boot.mjs';
@@ -30,13 +33,6 @@ import { warpKernel } from './warp.mjs';
 import { checkPixels, encodedSize } from './image-limits.mjs';
 import { engineFailure, watched } from './engine-failure.mjs';
 import { LiveStreams } from './live-stream.mjs';
-// What the modules above import, imported here too: the browser then fetches the whole graph
-// in two rounds instead of four (each a round trip, 40-60 ms on a first visit).
-import './pyodide/pyodide.mjs';
-import './snapshot.mjs';
-import './snapshot-copy.mjs';
-import './litert/core.mjs';
-import './litert/wasm-utils.mjs';
 
 // One adapter per model format: the engine follows the model file.
 const ENGINES = { onnx: ort, tflite: litert };

@@ -1,8 +1,10 @@
-"""What the worker does for a model asked for while Python boots.
+"""What the worker does as it starts, and for a model asked for while Python boots.
 
-A model the site ships (its sha256 is in models/index.json) is loaded into its engine and run
-once meanwhile, and Python's classifier takes that engine: the same scores as a model loaded
-after the boot. Any other model waits for Python, which checks it before an engine sees it.
+The worker is one file (its modules bundled by the site build): a start does not wait for ~20
+module requests. A model the site ships (its sha256 is in models/index.json) is loaded into
+its engine and run once meanwhile, and Python's classifier takes that engine: the same scores
+as a model loaded after the boot. Any other model waits for Python, which checks it before an
+engine sees it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,27 @@ def _open(browser, origin: str, first: str, second: str | None = None) -> dict:
         return page.evaluate(CREATE_DURING_BOOT, [first, second])
     finally:
         context.close()
+
+
+# Modules of web/ the worker imports, directly or not, and Pyodide's loader: all in worker.mjs.
+BUNDLED = ["/boot.mjs", "/python-bridge.mjs", "/snapshot.mjs", "/engines/litert.mjs",
+           "/engines/preload.mjs", "/runtime-files.mjs", "/pyodide/pyodide.mjs", "/litert/core.mjs"]
+
+
+def test_the_worker_is_one_file_and_starts_from_its_snapshot(browser, server):
+    context = new_context(browser, server)
+    try:
+        page = context.new_page()
+        page.goto(server + TEST_DOCUMENT)
+        page.wait_for_function("() => window.testReady === true")
+        status = page.evaluate("api.loadRuntime()")
+        paths = {url.removeprefix(server).split("?")[0] for url in context.request_log.urls}
+    finally:
+        context.close()
+    assert status["snapshot"]["used"] is True, status["snapshot"]
+    assert "/worker.mjs" in paths
+    assert "/pyodide/pyodide.asm.js" in paths  # imported when it runs: a file of its own
+    assert not paths.intersection(BUNDLED), sorted(paths)
 
 
 def test_a_shipped_model_is_loaded_while_python_boots_with_the_same_scores(browser, server):

@@ -12,8 +12,9 @@
 
 import { backendFor, claimThreads, threadCount, TYPED_ARRAYS, zeros } from './backend.mjs';
 import { getGlobalLiteRt, loadAndCompile, loadLiteRt, supportsFeature, Tensor } from '../litert/core.mjs';
+import { runtimeFile } from '../runtime-files.mjs';
 
-const WASM_DIR = new URL('../litert/wasm/', import.meta.url).href;
+const WASM_DIR = runtimeFile('litert/wasm/');
 
 /** {threads, script}: whether the threaded build runs (cross-origin isolated, relaxed SIMD,
  *  and `wanted` more than one thread), and the Emscripten script LiteRT.js picks for that (as

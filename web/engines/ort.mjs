@@ -28,8 +28,9 @@
 // post-processing logic lives here.
 
 import { backendFor, claimThreads } from './backend.mjs';
+import { runtimeFile } from '../runtime-files.mjs';
 
-const ORT_BASE = new URL('../ort/', import.meta.url).href;
+const ORT_BASE = runtimeFile('ort/');
 
 // WASM: the small CPU-only bundle. WebGPU: a separate bundle (and a 27 MB wasm), imported
 // only when a GPU delegate is asked for and an adapter exists.

@@ -5,8 +5,9 @@
 
 import { sha256 } from '../snapshot.mjs';
 import { zeros } from './backend.mjs';
+import { runtimeFile } from '../runtime-files.mjs';
 
-const SHIPPED_MODELS = new URL('../models/index.json', import.meta.url).href;
+const SHIPPED_MODELS = runtimeFile('models/index.json');
 
 async function shippedDigests() {
   const response = await fetch(SHIPPED_MODELS);
