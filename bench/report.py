@@ -281,8 +281,9 @@ def start_up_section() -> str:
     data = json.loads(path.read_text())
     return f"""## Start-up in a persistent profile (`{data["command"]}`)
 
-Lite0 int8 `.tflite`; cold: a fresh profile; warm: a reload after our offline install; offline:
-the server stopped. Medians of {len(next(iter(data["runs"].values())))} rounds.
+Lite0 int8 `.tflite`; cold: a fresh profile; warm: a reload after our offline install; revisit:
+the browser closed and opened again on the profile; offline: the server stopped, then a reload.
+Medians of {len(next(iter(data["runs"].values())))} rounds.
 
 {start_table_of(data["rows"])}
 """

@@ -6,6 +6,9 @@ origin: no service worker, no cache):
 - cold: the bench page opened (navigation to the first result of Lite0 int8 .tflite);
 - warm: the page reloaded; ours has installed its service worker meanwhile (as the app does on a
   first visit) and waited for its offline copy, so the warm start is what a second visit is;
+- revisit: the browser closed and opened again on the same profile, the page opened: a visitor
+  who comes back later, with nothing of the last start left in memory (a reload keeps the
+  renderer process, and with it compiled WebAssembly that the next start may find again);
 - offline: the server stopped, the page reloaded (ours only: MediaPipe's page has no service
   worker, and its HTTP cache must revalidate every file).
 
@@ -36,7 +39,7 @@ from rows import row
 
 MODEL = "efficientnet_lite0_int8.tflite"
 ENGINES = ["ours", "mediapipe"]
-PHASES = ["cold", "warm", "offline"]
+PHASES = ["cold", "warm", "revisit", "offline"]
 
 
 class Traffic:
@@ -74,7 +77,7 @@ def counting_server(site: Path, mounts: dict[str, Path], traffic: Traffic):
 
 
 def one_round(playwright, site: Path, mounts: dict[str, Path], engine: str, photo: str) -> dict:
-    """Cold, warm and (ours) offline start in one fresh profile: {phase: started}."""
+    """Cold, warm, revisit and (ours) offline start in one fresh profile: {phase: started}."""
     traffic = Traffic()
     server = counting_server(site, mounts, traffic)
     origin = f"http://127.0.0.1:{server.server_address[1]}"
@@ -82,9 +85,11 @@ def one_round(playwright, site: Path, mounts: dict[str, Path], engine: str, phot
     url = f"{origin}/__bench__/bench.html?{urlencode(query)}"
     out = {}
     with tempfile.TemporaryDirectory() as profile:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=harness.environment.CHROMIUM.as_posix(),
+        launch = functools.partial(
+            playwright.chromium.launch_persistent_context, profile,
+            executable_path=harness.environment.CHROMIUM.as_posix(),
             args=harness.environment.chromium_args())
+        context = launch()
         try:
             page = context.pages[0]
             page.goto(url)
@@ -99,6 +104,12 @@ def one_round(playwright, site: Path, mounts: dict[str, Path], engine: str, phot
             traffic.phase = "warm"
             page.reload()
             out["warm"] = page.evaluate("window.started")
+            context.close()
+            context = launch()
+            page = context.pages[0]
+            traffic.phase = "revisit"
+            page.goto(url)
+            out["revisit"] = page.evaluate("window.started")
             if engine == "ours":
                 server.shutdown()
                 server.server_close()
