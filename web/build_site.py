@@ -347,7 +347,7 @@ def bundle_worker(folder: Path, web: Path = WEB) -> None:
     they and the runtime are) in one file. The worker's start waits for its whole module graph,
     and each of its ~20 modules is a request (through the service worker, 4-5 ms apart):
     80 ms before Python could start, 20 ms as one file (ms from the worker's creation to its
-    first line, 6 warm starts each; bench/start.py). Its dynamic imports (Pyodide's 1.3 MB
+    first line, 6 instrumented warm starts each). Its dynamic imports (Pyodide's 1.3 MB
     pyodide.asm.js, LiteRT.js's build, onnxruntime-web) stay files of their own."""
     _require(NODE_MODULES / "esbuild", "run `python3 build.py setup` (npm ci in web/)")
     done = subprocess.run([_node(), "-e", BUNDLE_WORKER, str(folder)], cwd=WEB,
