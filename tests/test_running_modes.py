@@ -224,3 +224,22 @@ def test_host_scheduling_serves_one_task():
     with create(RunningMode.LIVE_STREAM, lambda *_: None, scheduling):
         with pytest.raises(ValueError, match="one task"):
             create(RunningMode.LIVE_STREAM, lambda *_: None, scheduling)
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_warm_up_runs_the_engine_unless_it_has_run_the_model(warm):
+    """warm_up classifies once and leaves nothing behind (no timings, no timestamp taken); an
+    engine that has run the model already (``warm``: the browser's preloaded model) is not
+    run again."""
+    with create(RunningMode.VIDEO) as classifier:
+        engine = classifier._interpreter
+        runs = []
+        invoke = engine.invoke
+        engine.invoke = lambda: (runs.append(1), invoke())[-1]
+        engine.warm = warm
+        classifier.warm_up(photo("coffee.png"))
+        assert runs == ([] if warm else [1])
+        assert classifier.last_timings_ms == {}
+        result = classifier.classify_for_video(photo("coffee.png"), 0)
+        assert runs == ([1] if warm else [1, 1])
+        assert result.timestamp_ms == 0 and result.classifications[0].categories

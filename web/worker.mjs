@@ -83,12 +83,15 @@ const adapters = Object.fromEntries(
       format,
       async load(bytes, delegate) {
         progress('session', 0.92, 'Starting the inference session…');
-        const model = (await preload.take(format, bytes, delegate)) ?? (await watched(ENGINE_NAMES[format], () => engine.load(bytes, delegate)));
+        const preloaded = await preload.take(format, bytes, delegate);
+        const model = preloaded ?? (await watched(ENGINE_NAMES[format], () => engine.load(bytes, delegate)));
         lastEngineInfo = model.info;
         loads += 1;
         const timedModel = timed(model);
         const heap = () => python_.pyodide._module.HEAPU8;
-        return { ...model, run: (...addresses) => watched(ENGINE_NAMES[format], () => runOnHeap(timedModel, heap, addresses)) };
+        const run = (...addresses) => watched(ENGINE_NAMES[format], () => runOnHeap(timedModel, heap, addresses));
+        // `warm`: the preload has run it once (Python's warm-up then leaves the engine out).
+        return { ...model, run, warm: Boolean(preloaded) };
       },
     },
   ]),

@@ -151,8 +151,16 @@ class ImageClassifier(VisionTask):
         """Classifies ``image`` once and forgets it: an engine's first run allocates and
         compiles (in a browser several times the time of the next ones), so a caller that
         warms up at creation makes its first real call as fast as the tenth. Any running mode;
-        no timestamp, result or callback."""
-        self._classify(image, None, 0)
+        no timestamp, result or callback. An engine that has run the model already (``warm``,
+        see engines.base) is not run again: the preprocessing and post-processing warm up
+        alone, on outputs of zeros."""
+        if getattr(self._interpreter, "warm", False):
+            self._preparation()(image.rgb_view(), processing=None)
+            for plan in self._plans:
+                details = self._outputs[plan.head_index]
+                postprocess.classify_head(plan, np.zeros(details["shape"], details["dtype"]))
+        else:
+            self._classify(image, None, 0)
         self.last_timings_ms = {}
 
     def _plan(self, options: ImageClassifierOptions) -> list[postprocess.HeadPlan]:

@@ -48,3 +48,33 @@ def test_webgpu_gives_the_wasm_results(gpu_page, model):
         f"WebGPU vs WASM, {model} ({out['gpuEngine']['engine']}): largest score difference {worst:.2e}; "
         f"WebGPU timings {out['gpuTimings']}"
     )
+
+
+def test_litert_on_webgpu_after_a_model_on_the_cpu(webgpu_browser, server):
+    """LiteRT.js loaded for a model on the CPU has no WebGPU device (litert.mjs withoutWebGpu:
+    the load does not wait for one, and says nothing of it); a GPU model after it gets one and
+    gives the CPU's results."""
+    context = new_context(webgpu_browser, server)
+    page = context.new_page()
+    warnings = []
+    page.on("console", lambda message: warnings.append(message.text) if message.type == "warning" else None)
+    page.goto(server + TEST_DOCUMENT)
+    page.wait_for_function("() => window.testReady === true")
+    out = page.evaluate(
+        """async () => {
+            const options = (delegate) => ({baseOptions: {modelAssetPath: '/models/efficientnet_lite0_fp32.tflite', delegate}, maxResults: -1});
+            const cpu = await ImageClassifier.createFromOptions(options('CPU'));
+            const gpu = await ImageClassifier.createFromOptions(options('GPU'));
+            const image = await imageAs('grace_hopper.jpg', 'Blob');
+            const out = {cpuEngine: cpu.engine, gpuEngine: gpu.engine, cpu: await cpu.classify(image), gpu: await gpu.classify(image)};
+            out.cpuAgain = await cpu.classify(image);
+            await gpu.close(); await cpu.close();
+            return out;
+        }"""
+    )
+    context.close()
+    assert out["cpuEngine"]["backend"] == "wasm"
+    assert out["gpuEngine"]["backend"] == "webgpu" and out["gpuEngine"]["note"] == ""
+    compare(out["gpu"], out["cpu"], 5, 1e-4)
+    compare(out["cpuAgain"], out["cpu"], 5, 0.0)
+    assert not [text for text in warnings if "WebGPU device" in text]

@@ -36,11 +36,13 @@ export function claimThreads() {
   return threadCount();
 }
 
+// This worker's WebGPU, as it starts (litert.mjs hides it from LiteRT.js for a while).
+const GPU = self.navigator.gpu;
 let gpuAdapter;
 /** Why WebGPU cannot be used here, or '' when it can. */
 async function webgpuUnavailable() {
-  if (!self.navigator.gpu) return 'this browser has no WebGPU';
-  gpuAdapter ??= self.navigator.gpu.requestAdapter().catch(() => null);
+  if (!GPU) return 'this browser has no WebGPU';
+  gpuAdapter ??= GPU.requestAdapter().catch(() => null);
   return (await gpuAdapter) ? '' : 'no WebGPU adapter is available';
 }
 

@@ -11,7 +11,7 @@
 // file (engines/browser.py).
 
 import { backendFor, claimThreads, threadCount, TYPED_ARRAYS, zeros } from './backend.mjs';
-import { getGlobalLiteRt, loadAndCompile, loadLiteRt, supportsFeature, Tensor } from '../litert/core.mjs';
+import { Environment, getGlobalLiteRt, loadAndCompile, loadLiteRt, supportsFeature, Tensor } from '../litert/core.mjs';
 import { runtimeFile } from '../runtime-files.mjs';
 
 const WASM_DIR = runtimeFile('litert/wasm/');
@@ -85,6 +85,38 @@ function logged(text) {
   recentErrors.splice(0, recentErrors.length - 4);
 }
 
+// What LiteRT.js says when its load finds no WebGPU (withoutWebGpu): not news here.
+const NO_DEVICE_WARNING = 'Failed to create default WebGPU device';
+
+/** Runs `load` (LiteRT.js's loadLiteRt) with `navigator.gpu` hidden. loadLiteRt asks for a
+ *  WebGPU device for its default environment, and resolves only once the GPU process has
+ *  answered (a device, or none): on a busy start, LiteRT.js was ready 250 ms later than its
+ *  wasm and threads, after Python. A model on the CPU needs no device; one on WebGPU gets it
+ *  when it loads (withWebGpu). */
+async function withoutWebGpu(load) {
+  const { warn } = console;
+  Object.defineProperty(self.navigator, 'gpu', { value: undefined, configurable: true });
+  console.warn = (...args) => {
+    if (!String(args[0]).startsWith(NO_DEVICE_WARNING)) warn.apply(console, args);
+  };
+  try {
+    return await load();
+  } finally {
+    delete self.navigator.gpu;
+    console.warn = warn;
+  }
+}
+
+let gpuEnvironment;
+/** Gives LiteRT.js the default environment loadLiteRt would have made: with a WebGPU device. */
+function withWebGpu() {
+  gpuEnvironment ??= Environment.create().then((environment) => getGlobalLiteRt().setDefaultEnvironment(environment));
+  gpuEnvironment.catch(() => {
+    gpuEnvironment = undefined;
+  });
+  return gpuEnvironment;
+}
+
 let runtime;
 let hiddenHeap = false;
 /** Loads the runtime once (the threaded build starts a pool of hardwareConcurrency threads). */
@@ -103,7 +135,7 @@ function liteRt() {
       self.Module = { locateFile: (file) => WASM_DIR + file, print: logged, printErr: logged };
       if (module) self.Module.instantiateWasm = (imports, receive) => receive(new WebAssembly.Instance(module, imports), module);
       self.importScripts = importScripts;
-      await loadLiteRt(WASM_DIR, { threads });
+      await withoutWebGpu(() => loadLiteRt(WASM_DIR, { threads }));
     } finally {
       pool.restore();
       delete self.importScripts;
@@ -138,6 +170,7 @@ export async function load(bytes, delegate = 'CPU') {
   let model;
   recentErrors.length = 0;
   try {
+    if (backend === 'webgpu') await withWebGpu();
     model = await loadAndCompile(bytes, { accelerator: backend, cpuOptions: { numThreads: threads } });
   } catch (error) {
     const why = recentErrors.filter((line) => !line.startsWith('[')).join(' ') || error.message || String(error);

@@ -4,6 +4,10 @@ Tensor details are dicts with tflite-runtime's keys (``name``, ``index``, ``shap
 ``quantization`` as ``(scale, zero_point)``, ``(0.0, 0)`` when not quantized). ``invoke`` is
 synchronous: the browser adapter makes an asynchronous JS engine look synchronous with
 Pyodide's ``run_sync``, so no thread and no async rewrite is needed on either side.
+
+An interpreter whose engine has run the model already (the browser's model loaded and run
+while Python booted) says so with ``warm = True``: warming up a classifier then leaves the
+engine out.
 """
 
 from __future__ import annotations

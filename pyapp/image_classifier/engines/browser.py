@@ -94,6 +94,8 @@ class JsEngineInterpreter:
         ]
         self._feeds: dict[int, np.ndarray] = {}
         self._results: list[np.ndarray] = []
+        # The worker's preloaded model has run once already (engines.base).
+        self.warm = bool(getattr(self._model, "warm", False))
 
     @staticmethod
     def _details(
