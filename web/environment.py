@@ -42,6 +42,8 @@ def launch_chromium(playwright, *flags: str, webgpu: bool = False):
     return playwright.chromium.launch(
         executable_path=str(CHROMIUM), args=chromium_args(*flags, webgpu=webgpu)
     )
+
+
 def ensure_node_modules(folder: Path = WEB) -> None:
     """``npm ci`` in ``folder`` (web/: the runtime) when its node_modules/ does not match its
     package-lock.json."""
