@@ -78,3 +78,25 @@ def test_litert_on_webgpu_after_a_model_on_the_cpu(webgpu_browser, server):
     compare(out["gpu"], out["cpu"], 5, 1e-4)
     compare(out["cpuAgain"], out["cpu"], 5, 0.0)
     assert not [text for text in warnings if "WebGPU device" in text]
+
+
+def test_a_webgpu_model_waits_while_webgpu_is_hidden(gpu_page):
+    """While LiteRT.js loads with `navigator.gpu` hidden (engines/backend.mjs withoutWebGpu),
+    a model asked for on WebGPU waits, then finds it: an engine looks for WebGPU itself."""
+    out = gpu_page.evaluate(
+        """async () => {
+            const backend = await import('/engines/backend.mjs');
+            let release;
+            const gate = new Promise((resolve) => { release = resolve; });
+            const loading = backend.withoutWebGpu(async () => { const seen = navigator.gpu; await gate; return seen; });
+            let settled = false;
+            const asked = backend.backendFor('GPU').then((value) => { settled = true; return value; });
+            await new Promise((resolve) => setTimeout(resolve, 300));
+            const waited = !settled;
+            release();
+            const seen = await loading;
+            return {waited, hiddenFromTheLoad: seen === undefined, got: await asked, visibleAfter: Boolean(navigator.gpu)};
+        }"""
+    )
+    assert out == {"waited": True, "hiddenFromTheLoad": True, "got": {"backend": "webgpu", "note": ""},
+                   "visibleAfter": True}

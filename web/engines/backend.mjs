@@ -36,13 +36,32 @@ export function claimThreads() {
   return threadCount();
 }
 
-// This worker's WebGPU, as it starts (litert.mjs hides it from LiteRT.js for a while).
-const GPU = self.navigator.gpu;
+let hidden = Promise.resolve(); // settles once no load runs with WebGPU hidden
+
+/** Runs `load` with `navigator.gpu` hidden from it: LiteRT.js's loader would otherwise wait
+ *  for a WebGPU device that no model on the CPU needs (litert.mjs). A model asked for on
+ *  WebGPU meanwhile waits for the end (backendFor), as its engine looks for `navigator.gpu`. */
+export function withoutWebGpu(load) {
+  Object.defineProperty(self.navigator, 'gpu', { value: undefined, configurable: true });
+  const loading = (async () => {
+    try {
+      return await load();
+    } finally {
+      delete self.navigator.gpu;
+    }
+  })();
+  hidden = loading.then(
+    () => {},
+    () => {},
+  );
+  return loading;
+}
+
 let gpuAdapter;
 /** Why WebGPU cannot be used here, or '' when it can. */
 async function webgpuUnavailable() {
-  if (!GPU) return 'this browser has no WebGPU';
-  gpuAdapter ??= GPU.requestAdapter().catch(() => null);
+  if (!self.navigator.gpu) return 'this browser has no WebGPU';
+  gpuAdapter ??= self.navigator.gpu.requestAdapter().catch(() => null);
   return (await gpuAdapter) ? '' : 'no WebGPU adapter is available';
 }
 
@@ -50,6 +69,7 @@ async function webgpuUnavailable() {
  *  and available, else WebAssembly, with a note saying why when the GPU was asked for. */
 export async function backendFor(delegate) {
   if (delegate !== 'GPU') return { backend: 'wasm', note: '' };
+  await hidden;
   const why = await webgpuUnavailable();
   if (!why) return { backend: 'webgpu', note: '' };
   return { backend: 'wasm', note: `WebGPU requested, but ${why}: running on WebAssembly (CPU) instead.` };

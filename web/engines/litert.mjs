@@ -10,7 +10,7 @@
 // It reports neither quantization nor the model's output order: Python reads both from the
 // file (engines/browser.py).
 
-import { backendFor, claimThreads, threadCount, TYPED_ARRAYS, zeros } from './backend.mjs';
+import { backendFor, claimThreads, threadCount, TYPED_ARRAYS, withoutWebGpu, zeros } from './backend.mjs';
 import { Environment, getGlobalLiteRt, loadAndCompile, loadLiteRt, supportsFeature, Tensor } from '../litert/core.mjs';
 import { runtimeFile } from '../runtime-files.mjs';
 
@@ -85,24 +85,22 @@ function logged(text) {
   recentErrors.splice(0, recentErrors.length - 4);
 }
 
-// What LiteRT.js says when its load finds no WebGPU (withoutWebGpu): not news here.
+// What LiteRT.js says when its load finds no WebGPU: not news here (loadWithoutDevice).
 const NO_DEVICE_WARNING = 'Failed to create default WebGPU device';
 
-/** Runs `load` (LiteRT.js's loadLiteRt) with `navigator.gpu` hidden. loadLiteRt asks for a
- *  WebGPU device for its default environment, and resolves only once the GPU process has
- *  answered (a device, or none): on a busy start, LiteRT.js was ready 250 ms later than its
- *  wasm and threads, after Python. A model on the CPU needs no device; one on WebGPU gets it
- *  when it loads (withWebGpu). */
-async function withoutWebGpu(load) {
+/** LiteRT.js's loadLiteRt(...args) with `navigator.gpu` hidden (backend.mjs withoutWebGpu).
+ *  loadLiteRt asks for a WebGPU device for its default environment, and resolves only once
+ *  the GPU process has answered (a device, or none): on a busy start, LiteRT.js was ready
+ *  250 ms later than its wasm and threads, after Python. A model on the CPU needs no device;
+ *  one on WebGPU gets it when it loads (withWebGpu). */
+async function loadWithoutDevice(...args) {
   const { warn } = console;
-  Object.defineProperty(self.navigator, 'gpu', { value: undefined, configurable: true });
-  console.warn = (...args) => {
-    if (!String(args[0]).startsWith(NO_DEVICE_WARNING)) warn.apply(console, args);
+  console.warn = (...message) => {
+    if (!String(message[0]).startsWith(NO_DEVICE_WARNING)) warn.apply(console, message);
   };
   try {
-    return await load();
+    return await withoutWebGpu(() => loadLiteRt(...args));
   } finally {
-    delete self.navigator.gpu;
     console.warn = warn;
   }
 }
@@ -135,7 +133,7 @@ function liteRt() {
       self.Module = { locateFile: (file) => WASM_DIR + file, print: logged, printErr: logged };
       if (module) self.Module.instantiateWasm = (imports, receive) => receive(new WebAssembly.Instance(module, imports), module);
       self.importScripts = importScripts;
-      await withoutWebGpu(() => loadLiteRt(WASM_DIR, { threads }));
+      await loadWithoutDevice(WASM_DIR, { threads });
     } finally {
       pool.restore();
       delete self.importScripts;
