@@ -27,7 +27,7 @@ from .options import (
     ImageProcessingOptions,
     RunningMode,
 )
-from .results import ClassificationResult
+from .results import ClassificationResult, Classifications
 from .vision_task import VisionTask
 
 
@@ -156,9 +156,7 @@ class ImageClassifier(VisionTask):
         alone, on outputs of zeros."""
         if getattr(self._interpreter, "warm", False):
             self._preparation()(image.rgb_view(), processing=None)
-            for plan in self._plans:
-                details = self._outputs[plan.head_index]
-                postprocess.classify_head(plan, np.zeros(details["shape"], details["dtype"]))
+            self._heads([np.zeros(d["shape"], d["dtype"]) for d in self._outputs])
         else:
             self._classify(image, None, 0)
         self.last_timings_ms = {}
@@ -275,9 +273,7 @@ class ImageClassifier(VisionTask):
                     f"values, the model declares {details['shape'].tolist()}."
                 )
         inferred = time.perf_counter()
-        classifications = [
-            postprocess.classify_head(plan, outputs[plan.head_index]) for plan in self._plans
-        ]
+        classifications = self._heads(outputs)
         finished = time.perf_counter()
         self.last_timings_ms = {
             "preprocess": preprocess_ms,
@@ -285,6 +281,10 @@ class ImageClassifier(VisionTask):
             "postprocess": (finished - inferred) * 1e3,
         }
         return ClassificationResult(classifications=classifications, timestamp_ms=timestamp_ms)
+
+    def _heads(self, outputs: list[np.ndarray]) -> list[Classifications]:
+        """Each head's categories from the engine's outputs (post-processing)."""
+        return [postprocess.classify_head(plan, outputs[plan.head_index]) for plan in self._plans]
 
     def close(self) -> None:
         """Stops the task and frees the engine; classifying afterwards raises "The task is

@@ -8,14 +8,21 @@ from .conftest import new_context
 from .support import TEST_DOCUMENT, compare
 
 
-@pytest.fixture(scope="module")
-def gpu_page(webgpu_browser, server):
-    context = new_context(webgpu_browser, server)
-    page = context.new_page()
+def _test_page(browser, server, on_console=None):
+    """The test document, ready, in a context of its own (its own worker)."""
+    page = new_context(browser, server).new_page()
+    if on_console:
+        page.on("console", on_console)
     page.goto(server + TEST_DOCUMENT)
     page.wait_for_function("() => window.testReady === true")
+    return page
+
+
+@pytest.fixture(scope="module")
+def gpu_page(webgpu_browser, server):
+    page = _test_page(webgpu_browser, server)
     yield page
-    context.close()
+    page.context.close()
 
 
 @pytest.mark.parametrize("model", ["efficientnet_lite0_fp32.onnx", "efficientnet_lite0_fp32.tflite"])
@@ -51,15 +58,12 @@ def test_webgpu_gives_the_wasm_results(gpu_page, model):
 
 
 def test_litert_on_webgpu_after_a_model_on_the_cpu(webgpu_browser, server):
-    """LiteRT.js loaded for a model on the CPU has no WebGPU device (litert.mjs withoutWebGpu:
-    the load does not wait for one, and says nothing of it); a GPU model after it gets one and
-    gives the CPU's results."""
-    context = new_context(webgpu_browser, server)
-    page = context.new_page()
+    """LiteRT.js loaded for a model on the CPU has no WebGPU device (litert.mjs
+    loadWithoutDevice: the load does not wait for one, and says nothing of it); a GPU model
+    after it gets one and gives the CPU's results."""
     warnings = []
-    page.on("console", lambda message: warnings.append(message.text) if message.type == "warning" else None)
-    page.goto(server + TEST_DOCUMENT)
-    page.wait_for_function("() => window.testReady === true")
+    page = _test_page(webgpu_browser, server,
+                      lambda message: warnings.append(message.text) if message.type == "warning" else None)
     out = page.evaluate(
         """async () => {
             const options = (delegate) => ({baseOptions: {modelAssetPath: '/models/efficientnet_lite0_fp32.tflite', delegate}, maxResults: -1});
@@ -72,7 +76,7 @@ def test_litert_on_webgpu_after_a_model_on_the_cpu(webgpu_browser, server):
             return out;
         }"""
     )
-    context.close()
+    page.context.close()
     assert out["cpuEngine"]["backend"] == "wasm"
     assert out["gpuEngine"]["backend"] == "webgpu" and out["gpuEngine"]["note"] == ""
     compare(out["gpu"], out["cpu"], 5, 1e-4)
