@@ -276,14 +276,14 @@ def start_up_section() -> str:
     path = BENCH / "start.json"
     if not path.exists():
         return ""
-    from start import table as start_table_of  # bench/start.py
+    from start import IDLE_S, table as start_table_of  # bench/start.py
 
     data = json.loads(path.read_text())
     return f"""## Start-up in a persistent profile (`{data["command"]}`)
 
 Lite0 int8 `.tflite`; cold: a fresh profile; warm: a reload after our offline install; revisit:
 the browser closed and opened again on the profile; offline: the server stopped, then a reload.
-Medians of {len(next(iter(data["runs"].values())))} rounds.
+The browser is left idle {IDLE_S:.0f} s before each start (bench/start.py says why). Medians of {len(next(iter(data["runs"].values())))} rounds.
 
 {start_table_of(data["rows"])}
 """

@@ -12,6 +12,13 @@ origin: no service worker, no cache):
 - offline: the server stopped, the page reloaded (ours only: MediaPipe's page has no service
   worker, and its HTTP cache must revalidate every file).
 
+Before each of them the browser is left alone for IDLE_S: a visitor's browser has finished
+its own start-up before the page is opened, and a reload or a revisit does not come within
+milliseconds of the last start. (Chromium 156 loads its own omnibox popup, a WebUI of ~200
+files, in a renderer of its own during its first ~2 s: on this 2-core machine 2.2 s of that
+renderer's main thread fell inside a cold start opened right after the launch. And the last
+start's background work, its wasm's top-tier compiles, would run into the next one.)
+
 Reported: the median ms to the first result and to the classifier created, ours/MediaPipe, our
 boot's stages (ms from navigation), whether Python booted from its snapshot, and the bytes and
 requests the server answered in each phase. Run alone with ``python3 build.py bench start`` (or
@@ -28,6 +35,7 @@ import statistics
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -40,6 +48,7 @@ from rows import row
 MODEL = "efficientnet_lite0_int8.tflite"
 ENGINES = ["ours", "mediapipe"]
 PHASES = ["cold", "warm", "revisit", "offline"]
+IDLE_S = 3.0  # the browser left alone before each start (see above)
 
 
 class Traffic:
@@ -92,6 +101,7 @@ def one_round(playwright, site: Path, mounts: dict[str, Path], engine: str, phot
         context = launch()
         try:
             page = context.pages[0]
+            time.sleep(IDLE_S)
             page.goto(url)
             out["cold"] = page.evaluate("window.started")
             # No warm-up penalty: the first classify() against the tenth.
@@ -102,18 +112,21 @@ def one_round(playwright, site: Path, mounts: dict[str, Path], engine: str, phot
                 page.evaluate("(files) => bench.installOffline(files)",
                               [url, "/__bench__/bench.mjs", "/__bench__/ours.mjs", photo])
             traffic.phase = "warm"
+            time.sleep(IDLE_S)
             page.reload()
             out["warm"] = page.evaluate("window.started")
             context.close()
             context = launch()
             page = context.pages[0]
             traffic.phase = "revisit"
+            time.sleep(IDLE_S)
             page.goto(url)
             out["revisit"] = page.evaluate("window.started")
             if engine == "ours":
                 server.shutdown()
                 server.server_close()
                 traffic.phase = "offline"
+                time.sleep(IDLE_S)
                 page.reload()
                 out["offline"] = page.evaluate("window.started")
         finally:
