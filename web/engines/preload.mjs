@@ -42,7 +42,7 @@ export class EnginePreload {
     const model = await watch(() => engine.load(data.slice(), delegate));
     const feeds = model.inputs.map(({ name, shape, dtype }) => [name, { data: zeros(dtype, shape), shape }]);
     await watch(() => model.run(Object.fromEntries(feeds)));
-    return { format, delegate, digest, model };
+    return { format, delegate, digest, data, model };
   }
 
   /** The preloaded model when it is the one Python loads (`bytes` of `format`), else null (and
@@ -54,7 +54,9 @@ export class EnginePreload {
     });
     this.#early = null;
     if (!early) return null;
-    if (early.format === format && early.delegate === delegate && early.digest === (await sha256(bytes))) {
+    // Python hands the worker's own bytes back when it has them (engines/browser.py _js_bytes).
+    const digest = bytes === early.data ? early.digest : await sha256(bytes);
+    if (early.format === format && early.delegate === delegate && early.digest === digest) {
       this.outcome = 'used';
       return early.model;
     }

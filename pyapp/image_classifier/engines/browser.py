@@ -45,6 +45,17 @@ def tflite_layout(model: bytes) -> _Layout:
     )
 
 
+def _js_bytes(model: bytes) -> JsProxy:
+    """The model's bytes for an adapter: the worker's own Uint8Array when ``model`` is the
+    very object ``load_model`` made of it (handed back once: a preloaded model is then known
+    by identity, not by hashing 5 MB again), else a copy."""
+    global _fetched
+    fetched, _fetched = _fetched, None
+    if fetched is not None and fetched[0] is model:
+        return fetched[1]
+    return _js_copy(model)
+
+
 def _js_copy(data: bytes) -> JsProxy:
     """A Uint8Array of JS's own. A view into Pyodide's heap would not outlive an adapter's
     ``await``: whatever enters Python meanwhile (a live frame handed over) may grow the heap,
@@ -81,7 +92,7 @@ class JsEngineInterpreter:
         self, adapter: JsProxy, model: bytes, delegate: str, layout: _Layout | None = None
     ) -> None:
         try:
-            self._model = run_sync(adapter.load(_js_copy(model), delegate))
+            self._model = run_sync(adapter.load(_js_bytes(model), delegate))
         except JsException as error:
             raise ValueError(error.message) from None
         inputs, outputs = layout or (None, None)
@@ -165,6 +176,8 @@ class JsEngineInterpreter:
 
 
 _fetch_model: JsProxy | None = None
+# The last model load_model fetched, and the worker's Uint8Array of it (_js_bytes).
+_fetched: tuple[bytes, JsProxy] | None = None
 
 
 def _address(array: np.ndarray) -> int:
@@ -222,7 +235,11 @@ def load_model(url: str) -> bytes:
     """
     if _fetch_model is None:
         raise RuntimeError("engines.browser.install() was not called.")
+    global _fetched
     try:
-        return run_sync(_fetch_model(url)).to_bytes()
+        fetched = run_sync(_fetch_model(url))
     except JsException as error:
         raise FileNotFoundError(error.message) from None
+    model = fetched.to_bytes()
+    _fetched = model, fetched
+    return model
