@@ -283,7 +283,8 @@ def start_up_section() -> str:
 
 Lite0 int8 `.tflite`; cold: a fresh profile; warm: a reload after our offline install; revisit:
 the browser closed and opened again on the profile; offline: the server stopped, then a reload.
-The browser is left idle {IDLE_S:.0f} s before each start (bench/start.py says why). Medians of {len(next(iter(data["runs"].values())))} rounds.
+The browser is left idle {IDLE_S:.0f} s before each start (bench/start.py says why).
+Medians of {len(next(iter(data["runs"].values())))} rounds.
 
 {start_table_of(data["rows"])}
 """
